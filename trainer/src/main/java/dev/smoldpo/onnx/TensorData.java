@@ -1,0 +1,99 @@
+package dev.smoldpo.onnx;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+
+/**
+ * The contents of a constant tensor: element type, fixed dims and little-endian raw bytes. Large
+ * weights may be backed by a memory-mapped buffer; nothing here copies them.
+ */
+public record TensorData(DType dtype, long[] dims, ByteBuffer raw) {
+    public TensorData {
+        dims = dims.clone();
+        long count = 1;
+        for (long d : dims) {
+            if (d < 0) {
+                throw new IllegalArgumentException("negative dim in " + Arrays.toString(dims));
+            }
+            count *= d;
+        }
+        if (raw.remaining() != count * dtype.byteSize) {
+            throw new IllegalArgumentException("tensor of " + dtype + Arrays.toString(dims) + " needs "
+                    + count * dtype.byteSize + " bytes, got " + raw.remaining());
+        }
+        raw = raw.slice().order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    public long elementCount() {
+        return raw.remaining() / dtype.byteSize;
+    }
+
+    public Shape shape() {
+        return Shape.fixed(dims);
+    }
+
+    public static TensorData floats(long[] dims, float... values) {
+        ByteBuffer b = allocate(values.length * 4L);
+        b.asFloatBuffer().put(values);
+        return new TensorData(DType.FLOAT, dims, b);
+    }
+
+    public static TensorData doubles(long[] dims, double... values) {
+        ByteBuffer b = allocate(values.length * 8L);
+        b.asDoubleBuffer().put(values);
+        return new TensorData(DType.DOUBLE, dims, b);
+    }
+
+    public static TensorData longs(long[] dims, long... values) {
+        ByteBuffer b = allocate(values.length * 8L);
+        b.asLongBuffer().put(values);
+        return new TensorData(DType.INT64, dims, b);
+    }
+
+    public static TensorData bools(long[] dims, boolean... values) {
+        ByteBuffer b = allocate(values.length);
+        for (boolean v : values) {
+            b.put((byte) (v ? 1 : 0));
+        }
+        b.flip();
+        return new TensorData(DType.BOOL, dims, b);
+    }
+
+    /** A scalar of a floating type (FLOAT or DOUBLE), the common case for graph constants. */
+    public static TensorData scalar(DType dtype, double value) {
+        return switch (dtype) {
+            case FLOAT -> floats(new long[0], (float) value);
+            case DOUBLE -> doubles(new long[0], value);
+            case INT64 -> longs(new long[0], (long) value);
+            default -> throw new IllegalArgumentException("no scalar constants of " + dtype);
+        };
+    }
+
+    /** The same bytes viewed with other dims (same element count), e.g. a scalar as shape [1]. */
+    public TensorData withDims(long... newDims) {
+        return new TensorData(dtype, newDims, raw.duplicate());
+    }
+
+    public long[] toLongArray() {
+        if (dtype != DType.INT64) {
+            throw new IllegalStateException("not INT64: " + dtype);
+        }
+        long[] out = new long[(int) elementCount()];
+        raw.duplicate().order(ByteOrder.LITTLE_ENDIAN).asLongBuffer().get(out);
+        return out;
+    }
+
+    public float[] toFloatArray() {
+        if (dtype != DType.FLOAT) {
+            throw new IllegalStateException("not FLOAT: " + dtype);
+        }
+        float[] out = new float[(int) elementCount()];
+        raw.duplicate().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(out);
+        return out;
+    }
+
+    private static ByteBuffer allocate(long bytes) {
+        return ByteBuffer.allocate(Math.toIntExact(bytes)).order(ByteOrder.LITTLE_ENDIAN);
+    }
+}
