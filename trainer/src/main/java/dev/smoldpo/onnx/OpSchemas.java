@@ -121,6 +121,8 @@ public final class OpSchemas {
             }
             return outs;
         });
+        register(OpKey.of(OpKey.MS_DOMAIN, "InplaceClipGradNorm"), 1, 1,
+                (n, c) -> List.of(new OpSchema.Out(DType.FLOAT, Shape.UNKNOWN_RANK, true, null)));
         register(OpKey.of(OpKey.MS_DOMAIN, "AdamWOptimizer"), 6, 7, (n, c) -> {
             List<OpSchema.Out> outs = new ArrayList<>();
             outs.add(OpSchema.Out.of(DType.BOOL, Shape.fixed(1)));

@@ -46,11 +46,16 @@ public final class SharedWeights implements AutoCloseable {
         return data.raw().remaining() >= INLINE_LIMIT;
     }
 
-    /** Writes {@code data} under {@code name} unless it is there already; returns where it is. */
+    /**
+     * Writes {@code data} under {@code name} unless it is there already (each graph may rebuild its
+     * frozen weights; the same name must then carry the same bytes); returns where it is.
+     */
     synchronized Location place(String name, TensorData data) {
         Location existing = written.get(name);
         if (existing != null) {
-            if (contents.get(name) != data) {
+            TensorData previous = contents.get(name);
+            if (previous != data && !(previous.dtype() == data.dtype()
+                    && java.util.Arrays.equals(previous.dims(), data.dims()) && previous.raw().equals(data.raw()))) {
                 throw new GraphException("two different tensors named '" + name + "' in shared weights " + path);
             }
             return existing;

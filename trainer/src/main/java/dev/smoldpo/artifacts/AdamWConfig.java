@@ -1,0 +1,31 @@
+package dev.smoldpo.artifacts;
+
+/**
+ * AdamW hyper-parameters baked into optimizer_model.onnx (the learning rate is set at run time).
+ * Defaults follow PyTorch/HF: β1 0.9, β2 0.999, ε 1e-8, weight decay 0.01, bias correction on.
+ * {@code maxGradNorm} > 0 adds global gradient-norm clipping before the update.
+ */
+public record AdamWConfig(double beta1, double beta2, double epsilon, double weightDecay, double maxGradNorm) {
+    public static final AdamWConfig DEFAULT = new AdamWConfig(0.9, 0.999, 1e-8, 0.01, 0.0);
+
+    public AdamWConfig {
+        if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1)) {
+            throw new IllegalArgumentException("AdamW betas must be in [0, 1): " + beta1 + ", " + beta2);
+        }
+        if (!(epsilon > 0) || weightDecay < 0 || maxGradNorm < 0) {
+            throw new IllegalArgumentException("AdamW needs epsilon > 0, weight_decay >= 0, max_grad_norm >= 0");
+        }
+    }
+
+    public AdamWConfig withMaxGradNorm(double norm) {
+        return new AdamWConfig(beta1, beta2, epsilon, weightDecay, norm);
+    }
+
+    public AdamWConfig withEpsilon(double eps) {
+        return new AdamWConfig(beta1, beta2, eps, weightDecay, maxGradNorm);
+    }
+
+    public AdamWConfig withWeightDecay(double decay) {
+        return new AdamWConfig(beta1, beta2, epsilon, decay, maxGradNorm);
+    }
+}

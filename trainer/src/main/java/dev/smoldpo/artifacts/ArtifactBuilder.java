@@ -1,0 +1,229 @@
+package dev.smoldpo.artifacts;
+
+import dev.smoldpo.artifacts.checkpoint.Checkpoint;
+import dev.smoldpo.artifacts.checkpoint.CheckpointTensor;
+import dev.smoldpo.artifacts.checkpoint.CheckpointWriter;
+import dev.smoldpo.autodiff.Autodiff;
+import dev.smoldpo.onnx.DType;
+import dev.smoldpo.onnx.Dim;
+import dev.smoldpo.onnx.Graph;
+import dev.smoldpo.onnx.GraphException;
+import dev.smoldpo.onnx.ModelWriter;
+import dev.smoldpo.onnx.Shape;
+import dev.smoldpo.onnx.SharedWeights;
+import dev.smoldpo.onnx.Value;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Stream;
+
+/**
+ * Builds the four ONNX Runtime training artifacts (training, eval and optimizer graphs, checkpoint)
+ * plus manifest.json for a {@link ModelDefinition}, following the contract in
+ * shared/reference/ort-training-artifacts.md. Everything is written to a temporary folder beside
+ * the target and renamed into place at the end, so a failure never leaves a half-written folder.
+ */
+public final class ArtifactBuilder {
+    public static final String LAZY_RESET_GRAD = "lazy_reset_grad";
+    public static final String BUFFER_SUFFIX = "_grad.accumulation.buffer";
+    public static final String ACCUMULATION_OUT_SUFFIX = "_grad.accumulation.out";
+
+    private ArtifactBuilder() {}
+
+    /** Builds into {@code outDir} (replacing a previous export there). */
+    public static ArtifactFiles build(ModelDefinition model, AdamWConfig adamw, Path outDir, String name,
+                                      Map<String, Object> extra) {
+        List<Parameter> params = model.trainableParameters();
+        checkParameters(params);
+        Path parent = outDir.toAbsolutePath().getParent();
+        Path tmp;
+        try {
+            Files.createDirectories(parent);
+            tmp = Files.createTempDirectory(parent, "." + outDir.getFileName() + ".partial-");
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create a folder next to " + outDir, e);
+        }
+        try {
+            ArtifactFiles files = new ArtifactFiles(tmp);
+            Graph eval;
+            Graph training;
+            try (SharedWeights weights = new SharedWeights(files.weights())) {
+                eval = evalGraph(model, params);
+                training = trainingGraph(model, params);
+                ModelWriter.write(training, files.training(), weights);
+                ModelWriter.write(eval, files.eval(), weights);
+            }
+            ModelWriter.write(optimizerGraph(adamw), files.optimizer(), null);
+            CheckpointWriter.write(Checkpoint.of(checkpointTensors(params), List.of()), files.checkpoint());
+            manifest(name, training, eval, params, adamw, extra).write(files.manifest());
+            replace(tmp, outDir);
+            return new ArtifactFiles(outDir);
+        } catch (RuntimeException e) {
+            deleteQuietly(tmp);
+            throw e;
+        }
+    }
+
+    private static void checkParameters(List<Parameter> params) {
+        if (params.isEmpty()) {
+            throw new GraphException("no trainable parameters");
+        }
+        Set<String> seen = new HashSet<>();
+        for (Parameter p : params) {
+            if (!seen.add(p.name())) {
+                throw new GraphException("duplicate trainable parameter '" + p.name() + "'");
+            }
+            if (p.initial().dtype() != DType.FLOAT) {
+                throw new GraphException("trainable parameter '" + p.name() + "' is " + p.initial().dtype()
+                        + "; ORT's AdamW trains FLOAT tensors");
+            }
+        }
+    }
+
+    private static Map<String, Value> declare(Graph graph, List<Parameter> params) {
+        Map<String, Value> values = new LinkedHashMap<>();
+        for (Parameter p : params) {
+            values.put(p.name(), graph.input(p.name(), p.initial().dtype(), p.initial().shape()));
+        }
+        return values;
+    }
+
+    /** Forward pass and loss; parameters are graph inputs fed from the checkpoint. */
+    static Graph evalGraph(ModelDefinition model, List<Parameter> params) {
+        Graph graph = new Graph("eval");
+        ModelDefinition.Forward forward = model.build(graph, declare(graph, params));
+        addOutputs(graph, forward);
+        return graph;
+    }
+
+    /** Forward, backward to the parameters only, and one in-place gradient accumulator per parameter. */
+    static Graph trainingGraph(ModelDefinition model, List<Parameter> params) {
+        Graph graph = new Graph("training");
+        Map<String, Value> trainable = declare(graph, params);
+        ModelDefinition.Forward forward = model.build(graph, trainable);
+        addOutputs(graph, forward);
+        Map<String, Value> grads = Autodiff.gradients(graph, forward.loss(), List.copyOf(trainable.values()));
+        Value lazyReset = graph.input(LAZY_RESET_GRAD, DType.BOOL, Shape.fixed(1));
+        for (Parameter p : params) {
+            Value buffer = graph.input(p.name() + BUFFER_SUFFIX, DType.FLOAT, p.initial().shape());
+            Value done = graph.msNode("InPlaceAccumulatorV2").in(buffer, grads.get(p.name()), lazyReset)
+                    .outputNames(p.name() + ACCUMULATION_OUT_SUFFIX).out();
+            graph.output(done);
+        }
+        return graph;
+    }
+
+    private static void addOutputs(Graph graph, ModelDefinition.Forward forward) {
+        Value loss = forward.loss();
+        if (!loss.shape().hasRank() || !loss.shape().isFullyFixed() || loss.shape().elementCount() != 1) {
+            throw new GraphException("loss '" + loss.name() + "' must be a scalar, but has shape " + loss.shape());
+        }
+        graph.output(loss);
+        for (Value v : forward.outputs()) {
+            graph.output(v);
+        }
+    }
+
+    /**
+     * ORT's AdamW step over the parameter sequence. With max_grad_norm > 0 the gradients first go
+     * through ORT's InplaceClipGradNorm, which scales the accumulated gradients of all parameters
+     * together, as torch.nn.utils.clip_grad_norm_ does (the training graph only sees micro-batches,
+     * so clipping there would clip each micro-batch instead of their sum).
+     */
+    static Graph optimizerGraph(AdamWConfig c) {
+        Graph graph = new Graph("optimizer");
+        Value lr = graph.input("learning_rate", DType.FLOAT, Shape.fixed(1));
+        Value step = graph.input("step", DType.INT64, Shape.fixed(1));
+        Value params = graph.sequenceInput("params", DType.FLOAT);
+        Value gradients = graph.sequenceInput("gradients", DType.FLOAT);
+        Value m1 = graph.sequenceInput("first_order_moments", DType.FLOAT);
+        Value m2 = graph.sequenceInput("second_order_moments", DType.FLOAT);
+        if (c.maxGradNorm() > 0) {
+            gradients = graph.msNode("InplaceClipGradNorm").in(gradients).attr("max_norm", c.maxGradNorm())
+                    .outputNames("clipped_gradients").out();
+        }
+        Value updated = graph.msNode("AdamWOptimizer").in(lr, step, params, gradients, m1, m2)
+                .attr("alpha", c.beta1()).attr("beta", c.beta2()).attr("epsilon", c.epsilon())
+                .attr("weight_decay", c.weightDecay()).attr("correct_bias", 1L).attr("adam_mode", 1L)
+                .outputNames("updated_flag").out();
+        graph.output(updated);
+        return graph;
+    }
+
+    private static List<CheckpointTensor> checkpointTensors(List<Parameter> params) {
+        List<CheckpointTensor> out = new ArrayList<>();
+        for (Parameter p : params) {
+            out.add(new CheckpointTensor(p.name(), p.initial().dims(), p.initial().dtype(), p.initial().raw()));
+        }
+        return out;
+    }
+
+    private static Manifest manifest(String name, Graph training, Graph eval, List<Parameter> params,
+                                     AdamWConfig adamw, Map<String, Object> extra) {
+        Set<String> paramNames = new HashSet<>();
+        params.forEach(p -> paramNames.add(p.name()));
+        List<Manifest.TensorSpec> trainInputs = userInputs(training, paramNames);
+        List<Manifest.TensorSpec> evalInputs = userInputs(eval, paramNames);
+        List<Manifest.TensorSpec> outputs = eval.outputs().stream().map(ArtifactBuilder::spec).toList();
+        List<Manifest.TensorSpec> parameters = new ArrayList<>();
+        for (Parameter p : params) {
+            parameters.add(new Manifest.TensorSpec(p.name(), p.initial().dtype().name(),
+                    p.initial().shape().dims().stream().map(Dim::toString).toList()));
+        }
+        Map<String, String> files = new LinkedHashMap<>();
+        files.put("training_model", ArtifactFiles.TRAINING);
+        files.put("eval_model", ArtifactFiles.EVAL);
+        files.put("optimizer_model", ArtifactFiles.OPTIMIZER);
+        files.put("checkpoint", ArtifactFiles.CHECKPOINT);
+        files.put("weights", ArtifactFiles.WEIGHTS);
+        return new Manifest(Manifest.FORMAT_VERSION, name, ModelWriter.PRODUCER, files, trainInputs, evalInputs,
+                outputs, parameters, adamw, extra == null ? Map.of() : extra);
+    }
+
+    private static List<Manifest.TensorSpec> userInputs(Graph graph, Set<String> paramNames) {
+        return graph.inputs().stream()
+                .filter(v -> !paramNames.contains(v.name()) && !v.name().endsWith(BUFFER_SUFFIX)
+                        && !v.name().equals(LAZY_RESET_GRAD))
+                .map(ArtifactBuilder::spec).toList();
+    }
+
+    private static Manifest.TensorSpec spec(Value v) {
+        List<String> dims = v.shape().hasRank() ? v.shape().dims().stream().map(Dim::toString).toList() : List.of("...");
+        return new Manifest.TensorSpec(v.name(), v.dtype().name(), dims);
+    }
+
+    private static void replace(Path built, Path target) {
+        try {
+            if (Files.exists(target)) {
+                Path old = Files.createTempDirectory(target.toAbsolutePath().getParent(), "." + target.getFileName() + ".old-");
+                Files.move(target, old.resolve("previous"), StandardCopyOption.ATOMIC_MOVE);
+                Files.move(built, target, StandardCopyOption.ATOMIC_MOVE);
+                deleteQuietly(old);
+            } else {
+                Files.move(built, target, StandardCopyOption.ATOMIC_MOVE);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot move the artifacts into " + target, e);
+        }
+    }
+
+    static void deleteQuietly(Path dir) {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> walk = Files.walk(dir)) {
+            walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException ignored) {
+            // best effort: a leftover temp folder is harmless and named as such
+        }
+    }
+}
