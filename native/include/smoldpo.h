@@ -82,7 +82,8 @@ SMOLDPO_API int32_t smoldpo_cuda_device_count(void);
 
 /* ---- image preprocessing (Idefics3ImageProcessor semantics) ----------------------------- */
 
-/* Byte order of the decoded 8-bit pixels. Channels: 3 for RGB/BGR, 4 for the others. */
+/* Byte order of the decoded 8-bit pixels. Channels: 3 or 4 for RGB/BGR, 4 for the others; a
+ * 1-channel image is gray (layout RGB or BGR, ignored) and is replicated into R, G and B. */
 enum smoldpo_pixel_layout {
     SMOLDPO_LAYOUT_RGB = 0,  /* R,G,B           (3 channels) or R,G,B,A (4 channels) */
     SMOLDPO_LAYOUT_BGR = 1,  /* B,G,R           (3 channels) or B,G,R,A (4 channels): AWT TYPE_3BYTE_BGR,
@@ -91,14 +92,16 @@ enum smoldpo_pixel_layout {
     SMOLDPO_LAYOUT_BGRX = 3  /* B,G,R,unused    (4 channels): AWT TYPE_INT_RGB as little-endian bytes */
 };
 
-/* One decoded image. Four-channel images with alpha are composited onto white (PIL
+/* One decoded image. Input is validated: NULL data, data_len shorter than the rows, sizes <= 0,
+ * a side over SMOLDPO_MAX_SOURCE_EDGE, more than SMOLDPO_MAX_SOURCE_PIXELS pixels and channel
+ * counts other than 1, 3, 4 are errors. Four-channel images with alpha are composited onto white (PIL
  * alpha_composite arithmetic), as Idefics3's convert_to_rgb does. */
 typedef struct smoldpo_image {
     const uint8_t *data;  /* first byte of the first row */
     int64_t data_len;     /* bytes readable from data */
     int32_t width;
     int32_t height;
-    int32_t channels;     /* 3 or 4 */
+    int32_t channels;     /* 1 (gray), 3 or 4 */
     int32_t layout;       /* enum smoldpo_pixel_layout */
     int64_t row_stride;   /* bytes from one row to the next; 0 means width * channels */
 } smoldpo_image;

@@ -96,14 +96,14 @@ int32_t sd_validate_image(const smoldpo_image *img, int32_t index, smoldpo_error
         return sd_fail(err, SMOLDPO_ERR_SIZE_OUT_OF_RANGE,
                        "image %d: size %dx%d = %lld pixels exceeds the source limit of %d (64 MP)",
                        index, img->width, img->height, (long long)pixels, SMOLDPO_MAX_SOURCE_PIXELS);
-    if (img->channels != 3 && img->channels != 4)
+    if (img->channels != 1 && img->channels != 3 && img->channels != 4)
         return sd_fail(err, SMOLDPO_ERR_UNSUPPORTED_CHANNELS,
-                       "image %d: %d channels, only 3 (RGB/BGR) or 4 (RGBA/BGRA/ABGR/BGRX) are supported",
+                       "image %d: %d channels, only 1 (gray), 3 (RGB/BGR) or 4 (RGBA/BGRA/ABGR/BGRX) are supported",
                        index, img->channels);
     switch (img->layout) {
     case SMOLDPO_LAYOUT_RGB:
     case SMOLDPO_LAYOUT_BGR:
-        break;
+        break; /* also used (ignored) for 1-channel gray */
     case SMOLDPO_LAYOUT_ABGR:
     case SMOLDPO_LAYOUT_BGRX:
         if (img->channels != 4)

@@ -24,6 +24,10 @@ SD_HD uint8_t sd_over_white(uint32_t c, uint32_t a) {
 /* Reads one source pixel as opaque RGB. layout: enum smoldpo_pixel_layout. */
 SD_HD void sd_load_rgb(const uint8_t *p, int32_t channels, int32_t layout, uint8_t *rgb) {
     uint32_t r, g, b, a = 255;
+    if (channels == 1) { /* gray: replicated, as PIL's L -> RGB */
+        rgb[0] = rgb[1] = rgb[2] = p[0];
+        return;
+    }
     if (layout == 0) { /* RGB[A] */
         r = p[0]; g = p[1]; b = p[2];
         if (channels == 4) a = p[3];

@@ -178,6 +178,9 @@ static void test_errors(void) {
     bad = img;
     bad.channels = 2;
     rc = smoldpo_preprocess_plan(&bad, 1, &cfg, NULL, NULL, &err);
+    CHECK(rc == SMOLDPO_ERR_UNSUPPORTED_CHANNELS && strstr(err.message, "2 channels"), "2 channels: %d %s", rc, err.message);
+    bad.channels = 5;
+    rc = smoldpo_preprocess_plan(&bad, 1, &cfg, NULL, NULL, &err);
     CHECK(rc == SMOLDPO_ERR_UNSUPPORTED_CHANNELS, "2 channels: %d", rc);
     smoldpo_preprocess_config big = cfg;
     big.longest_edge = 5000;
