@@ -28,6 +28,45 @@ static int32_t to_rgb(const smoldpo_image *img, const uint8_t **rgb, uint8_t **o
     return SMOLDPO_OK;
 }
 
+/* Hot row kernels; on x86-64 with GCC they are also compiled for AVX2 and picked at load time
+ * (integer arithmetic, so every clone gives identical bytes). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#define SD_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define SD_CLONES
+#endif
+
+SD_CLONES
+static void h_row(const uint8_t *in, uint8_t *out, int32_t dw, const int32_t *bounds, const int32_t *kk,
+                  int32_t ks) {
+    for (int32_t xx = 0; xx < dw; xx++) {
+        const int32_t xmin = bounds[2 * xx], n = bounds[2 * xx + 1];
+        const int32_t *k = kk + (size_t)xx * ks;
+        const uint8_t *p = in + (size_t)xmin * 3;
+        int32_t s0 = 1 << (SD_PRECISION_BITS - 1), s1 = s0, s2 = s0;
+        for (int32_t x = 0; x < n; x++) {
+            s0 += p[3 * x] * k[x];
+            s1 += p[3 * x + 1] * k[x];
+            s2 += p[3 * x + 2] * k[x];
+        }
+        out[3 * xx] = sd_clip8(s0);
+        out[3 * xx + 1] = sd_clip8(s1);
+        out[3 * xx + 2] = sd_clip8(s2);
+    }
+}
+
+SD_CLONES
+static void v_row(const uint8_t *vin, int32_t width3, int32_t ymin, int32_t n, const int32_t *k, int32_t *acc,
+                  uint8_t *out) {
+    for (int32_t i = 0; i < width3; i++) acc[i] = 1 << (SD_PRECISION_BITS - 1);
+    for (int32_t y = 0; y < n; y++) {
+        const uint8_t *row = vin + (size_t)(ymin + y) * width3;
+        const int32_t kv = k[y];
+        for (int32_t i = 0; i < width3; i++) acc[i] += row[i] * kv;
+    }
+    for (int32_t i = 0; i < width3; i++) out[i] = sd_clip8(acc[i]);
+}
+
 /* PIL-exact LANCZOS resize of compact RGB: horizontal pass (rows the vertical pass needs only),
  * 8-bit intermediate, then vertical pass; a pass is skipped when its size does not change. */
 static int32_t resize_rgb(const uint8_t *src, int32_t sw, int32_t sh, uint8_t *dst, int32_t dw,
@@ -59,25 +98,10 @@ static int32_t resize_rgb(const uint8_t *src, int32_t sw, int32_t sh, uint8_t *d
             return SMOLDPO_ERR_OUT_OF_MEMORY;
         }
         const int32_t ks = ch.ksize;
-#pragma omp parallel for schedule(static)
-        for (int32_t y = 0; y < rows; y++) {
-            const uint8_t *in = src + (size_t)(y + row0) * sw * 3;
-            uint8_t *out = hout + (size_t)y * dw * 3;
-            for (int32_t xx = 0; xx < dw; xx++) {
-                const int32_t xmin = ch.bounds[2 * xx], n = ch.bounds[2 * xx + 1];
-                const int32_t *k = ch.k + (size_t)xx * ks;
-                const uint8_t *p = in + (size_t)xmin * 3;
-                int32_t s0 = 1 << (SD_PRECISION_BITS - 1), s1 = s0, s2 = s0;
-                for (int32_t x = 0; x < n; x++) {
-                    s0 += p[3 * x] * k[x];
-                    s1 += p[3 * x + 1] * k[x];
-                    s2 += p[3 * x + 2] * k[x];
-                }
-                out[3 * xx] = sd_clip8(s0);
-                out[3 * xx + 1] = sd_clip8(s1);
-                out[3 * xx + 2] = sd_clip8(s2);
-            }
-        }
+        /* dynamic: robust when another process holds a core */
+#pragma omp parallel for schedule(dynamic, 16)
+        for (int32_t y = 0; y < rows; y++)
+            h_row(src + (size_t)(y + row0) * sw * 3, hout + (size_t)y * dw * 3, dw, ch.bounds, ch.k, ks);
         sd_coeffs_free(&ch);
         vin = hout;
         vin_row0 = row0;
@@ -93,19 +117,11 @@ static int32_t resize_rgb(const uint8_t *src, int32_t sw, int32_t sh, uint8_t *d
 #pragma omp atomic write
                 rc = SMOLDPO_ERR_OUT_OF_MEMORY;
             }
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 16)
             for (int32_t yy = 0; yy < dh; yy++) {
                 if (!acc) continue;
-                const int32_t ymin = cv.bounds[2 * yy] - vin_row0, n = cv.bounds[2 * yy + 1];
-                const int32_t *k = cv.k + (size_t)yy * ks;
-                for (int32_t i = 0; i < width3; i++) acc[i] = 1 << (SD_PRECISION_BITS - 1);
-                for (int32_t y = 0; y < n; y++) {
-                    const uint8_t *row = vin + (size_t)(ymin + y) * width3;
-                    const int32_t kv = k[y];
-                    for (int32_t i = 0; i < width3; i++) acc[i] += row[i] * kv;
-                }
-                uint8_t *out = dst + (size_t)yy * width3;
-                for (int32_t i = 0; i < width3; i++) out[i] = sd_clip8(acc[i]);
+                v_row(vin, width3, cv.bounds[2 * yy] - vin_row0, cv.bounds[2 * yy + 1], cv.k + (size_t)yy * ks, acc,
+                      dst + (size_t)yy * width3);
             }
             free(acc);
         }
@@ -123,7 +139,7 @@ static void write_region(const uint8_t *src, int32_t src_w, int32_t x0, int32_t 
                          int32_t w, int32_t canvas_h, int32_t canvas_w, const float *lut,
                          float *fout, uint8_t *bout) {
     const size_t plane = (size_t)canvas_h * canvas_w;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic, 32)
     for (int32_t y = 0; y < h; y++) {
         const uint8_t *row = src + ((size_t)(y0 + y) * src_w + x0) * 3;
         for (int ch = 0; ch < 3; ch++) {
@@ -263,15 +279,26 @@ static int32_t preprocess_common(int32_t device, const smoldpo_image *images, in
     } else {
         float lut[3 * 256];
         sd_build_lut(cfg, lut);
+        /* Batches: one image per thread (inner loops then run serially, nested parallelism being
+         * off); a single image: its row loops are parallel instead. */
+        int32_t failed = -1, failed_rc = SMOLDPO_OK;
+#pragma omp parallel for schedule(dynamic, 1) if (count > 1)
         for (int32_t i = 0; i < count; i++) {
             int64_t off = plans[i].first_tile * plane * 3;
-            rc = cpu_preprocess_one(&images[i], cfg, &plans[i], batch.canvas_height,
-                                    batch.canvas_width, lut, fout ? fout + off : NULL,
-                                    bout ? bout + off : NULL);
-            if (rc) {
-                rc = sd_fail(err, rc, "image %d: out of memory while resizing", i);
-                goto out;
+            int32_t r = cpu_preprocess_one(&images[i], cfg, &plans[i], batch.canvas_height,
+                                           batch.canvas_width, lut, fout ? fout + off : NULL,
+                                           bout ? bout + off : NULL);
+            if (r) {
+#pragma omp critical(smoldpo_fail)
+                if (failed < 0 || i < failed) {
+                    failed = i;
+                    failed_rc = r;
+                }
             }
+        }
+        if (failed >= 0) {
+            rc = sd_fail(err, failed_rc, "image %d: out of memory while resizing", failed);
+            goto out;
         }
     }
     if (plans_out) memcpy(plans_out, plans, sizeof(smoldpo_image_plan) * (size_t)count);
