@@ -62,8 +62,8 @@ public final class VjpContext {
 
     /** Zeros with the (run-time) shape and type of {@code like}. */
     public Value zerosLike(Value like) {
-        return graph.node("ConstantOfShape").in(graph.shapeOf(like))
-                .attr("value", TensorData.scalar(like.dtype(), 0).withDims(1)).out();
+        return graph.node("ConstantOfShape").in(shapeOf(like))
+                .attr("value", TensorData.scalar(like.dtype(), 0).withDims(1)).knownShape(like.shape()).out();
     }
 
     /** The shape of {@code v} as an INT64 tensor: a constant when fully known, else a Shape node. */
@@ -76,7 +76,7 @@ public final class VjpContext {
         if (sameShape(g, like)) {
             return g;
         }
-        return graph.reshape(g, shapeOf(like));
+        return graph.node("Reshape").in(g, shapeOf(like)).knownShape(like.shape()).out();
     }
 
     static boolean sameShape(Value a, Value b) {
@@ -143,7 +143,12 @@ public final class VjpContext {
         Value differs = graph.unary("Not", graph.node("Equal").in(xShape, graph.shapeOf(g)).out());
         Value axes = graph.reshape(graph.node("NonZero").in(differs).out(), -1);
         Value reduced = graph.node("ReduceSum").in(g, axes).attr("keepdims", 1L).attr("noop_with_empty_axes", 1L).out();
-        return graph.reshape(reduced, graph.shapeOf(x));
+        return graph.node("Reshape").in(reduced, graph.shapeOf(x)).knownShape(x.shape()).out();
+    }
+
+    /** Broadcasts {@code g} to the shape of {@code like}. */
+    public Value expandLike(Value g, Value like) {
+        return graph.node("Expand").in(g, shapeOf(like)).knownShape(like.shape()).out();
     }
 
     public Value add(Value a, Value b) {

@@ -128,7 +128,7 @@ public final class VjpRules {
         rule("ReduceMean", c -> {
             long[] axes = c.node().longsAttr("axes");
             Value expanded = expandReduced(c, c.grad(0), axes, c.node().longAttr("keepdims", 1) == 1);
-            return List.of(c.div(expanded, elementRatio(c, c.input(0), c.output(0))));
+            return List.of(c.div(expanded, elementRatio(c, c.input(0), c.output(0), axes)));
         });
 
         // ---- shapes and indexing ----
@@ -198,13 +198,23 @@ public final class VjpRules {
             }
             kept = c.graph().unsqueeze(g, normalized);
         }
-        return c.graph().expand(kept, c.shapeOf(x));
+        return c.expandLike(kept, x);
     }
 
     /** |x| / |y| as a scalar of x's type: how many inputs each reduced output averaged. */
-    private static Value elementRatio(VjpContext c, Value x, Value y) {
+    private static Value elementRatio(VjpContext c, Value x, Value y, long[] axes) {
         if (x.shape().isFullyFixed() && y.shape().isFullyFixed()) {
             return c.scalarLike(x, (double) x.shape().elementCount() / y.shape().elementCount());
+        }
+        if (axes != null && axes.length > 0 && x.shape().hasRank()) {
+            long count = 1;
+            for (long a : axes) {
+                var d = x.shape().dim((int) (a < 0 ? a + x.rank() : a));
+                count = d.isFixed() && count > 0 ? count * d.value() : -1;
+            }
+            if (count > 0) {
+                return c.scalarLike(x, count); // the reduced dims are known even if others are not
+            }
         }
         Graph g = c.graph();
         Value ratio = g.div(g.node("Size").in(x).out(), g.node("Size").in(y).out());

@@ -1,7 +1,35 @@
 package dev.smoldpo.cli;
 
-public final class Main {
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The trainer.jar command line (started through dev.smoldpo.launcher.Launcher). */
+@Command(name = "trainer.jar", mixinStandardHelpOptions = true, version = "smoldpo 0.1.0",
+        description = "DPO fine-tuning of SmolVLM with LoRA on ONNX Runtime's training API.",
+        subcommands = {ExportArtifactsCommand.class, FitCommand.class, BenchCompilerCommand.class})
+public final class Main implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.out);
+    }
+
     public static void main(String[] args) {
-        System.out.println("smoldpo");
+        System.exit(run(args));
+    }
+
+    /** Runs the command line and returns its exit code (for tests). */
+    public static int run(String... args) {
+        CommandLine cli = new CommandLine(new Main());
+        cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
+            cmd.getErr().println("error: " + (e.getMessage() == null ? e.toString() : e.getMessage()));
+            if (System.getenv("SMOLDPO_DEBUG") != null) {
+                e.printStackTrace(cmd.getErr());
+            }
+            return 1;
+        });
+        return cli.execute(args);
     }
 }

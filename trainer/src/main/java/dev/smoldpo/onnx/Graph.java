@@ -92,7 +92,7 @@ public final class Graph {
     }
 
     List<Value> addNode(String domain, String opType, List<Value> nodeInputs, Map<String, Object> attrs,
-                        List<String> outputNames, int outputCount, String nodeName) {
+                        List<String> outputNames, int outputCount, String nodeName, Shape knownShape) {
         String qualified = OpKey.of(domain, opType);
         String resolvedNodeName = nodeName != null ? nodeName : freshName(opType.toLowerCase());
         if (!nodeNames.add(resolvedNodeName)) {
@@ -116,13 +116,36 @@ public final class Graph {
             String outName = outputNames != null && i < outputNames.size() && outputNames.get(i) != null
                     ? outputNames.get(i) : freshName(resolvedNodeName + "_out" + (i == 0 ? "" : i));
             OpSchema.Out t = types.get(i);
-            Value v = new Value(claim(outName), t.dtype(), t.shape(), Value.Kind.NODE_OUTPUT, t.sequence(), node, t.constant());
+            Shape shape = i == 0 && knownShape != null ? refine(node, t.shape(), knownShape) : t.shape();
+            Value v = new Value(claim(outName), t.dtype(), shape, Value.Kind.NODE_OUTPUT, t.sequence(), node, t.constant());
             values.put(outName, v);
             outs.add(v);
         }
         node.setOutputs(outs);
         nodes.add(node);
         return outs;
+    }
+
+    private static Shape refine(Node node, Shape inferred, Shape known) {
+        if (!inferred.hasRank()) {
+            return known;
+        }
+        if (!known.hasRank()) {
+            return inferred;
+        }
+        if (inferred.rank() != known.rank()) {
+            throw new GraphException(node + ": inferred shape " + inferred + " contradicts the known shape " + known);
+        }
+        List<Dim> dims = new ArrayList<>();
+        for (int i = 0; i < inferred.rank(); i++) {
+            Dim a = inferred.dim(i);
+            Dim b = known.dim(i);
+            if (a.isFixed() && b.isFixed() && a.value() != b.value()) {
+                throw new GraphException(node + ": inferred shape " + inferred + " contradicts the known shape " + known);
+            }
+            dims.add(a.isFixed() || (a.isSymbolic() && !b.isFixed()) ? a : b);
+        }
+        return new Shape(dims);
     }
 
     private String claim(String valueName) {

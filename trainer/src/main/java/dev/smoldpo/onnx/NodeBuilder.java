@@ -15,6 +15,7 @@ public final class NodeBuilder {
     private final Map<String, Object> attributes = new LinkedHashMap<>();
     private List<String> outputNames;
     private String nodeName;
+    private Shape knownShape;
 
     NodeBuilder(Graph graph, String domain, String opType) {
         this.graph = graph;
@@ -74,6 +75,16 @@ public final class NodeBuilder {
         return this;
     }
 
+    /**
+     * What the caller knows about the first output's shape beyond inference, e.g. that a Reshape to
+     * {@code Shape(x)} has x's shape. Unknown inferred dims take the known ones; a contradiction
+     * is a {@link GraphException}.
+     */
+    public NodeBuilder knownShape(Shape shape) {
+        this.knownShape = shape;
+        return this;
+    }
+
     /** Adds the node and returns its single (first) output. */
     public Value out() {
         return outs(1).get(0);
@@ -81,6 +92,6 @@ public final class NodeBuilder {
 
     /** Adds the node with {@code count} outputs. */
     public List<Value> outs(int count) {
-        return graph.addNode(domain, opType, inputs, attributes, outputNames, count, nodeName);
+        return graph.addNode(domain, opType, inputs, attributes, outputNames, count, nodeName, knownShape);
     }
 }
