@@ -1,0 +1,15 @@
+package dev.smoldpo.runtime;
+
+/** Run in a child JVM by {@link OrtRuntimeTest}: tries to wire ORT and prints the outcome. */
+public final class OrtRuntimeProbe {
+    private OrtRuntimeProbe() {}
+
+    public static void main(String[] args) {
+        try {
+            OrtRuntime.environment();
+            System.out.println("OK");
+        } catch (RuntimeException e) {
+            System.out.println("FAILED: " + e.getMessage());
+        }
+    }
+}
