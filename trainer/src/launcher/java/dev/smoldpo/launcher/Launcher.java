@@ -47,6 +47,10 @@ public final class Launcher {
         command.add(javaBinary.toString());
         command.add("--enable-preview");
         command.add("--enable-native-access=ALL-UNNAMED");
+        if (featureOf(javaBinary.getParent().getParent()) >= 24) {
+            // protobuf-java still uses sun.misc.Unsafe; JDK 24+ warns about it on every start
+            command.add("--sun-misc-unsafe-memory-access=allow");
+        }
         command.add("-D" + RELAUNCHED_PROPERTY + "=true");
         for (String jvmArg : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
             if (jvmArg.startsWith("-D") || jvmArg.startsWith("-Xm") || jvmArg.startsWith("-Xss")) {
