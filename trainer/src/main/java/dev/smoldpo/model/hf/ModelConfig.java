@@ -1,0 +1,394 @@
+package dev.smoldpo.model.hf;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * An Idefics3 / SmolVLM {@code config.json}. Every shape comes from the file: a missing required
+ * field is an error naming the field and the file (the transformers class defaults, e.g.
+ * scale_factor 2 or image_token_id 128257, differ from the real checkpoints and are never used).
+ * Unknown properties are ignored.
+ *
+ * @param source the file read (for messages)
+ * @param modelType {@code idefics3} or {@code smolvlm}
+ * @param imageTokenId id of the {@code <image>} token
+ * @param scaleFactor pixel-shuffle factor of the connector
+ * @param tieWordEmbeddings whether {@code lm_head} shares {@code embed_tokens} (top-level value, or
+ *     text_config's when the top level lacks it)
+ * @param text the Llama text model
+ * @param vision the SigLIP vision encoder
+ */
+public record ModelConfig(
+        Path source,
+        String modelType,
+        int imageTokenId,
+        int scaleFactor,
+        boolean tieWordEmbeddings,
+        TextConfig text,
+        VisionConfig vision) {
+
+    public static final Set<String> SUPPORTED_MODEL_TYPES = Set.of("idefics3", "smolvlm");
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** Vocabulary size (rows of embed_tokens and lm_head); read from text_config.vocab_size. */
+    public int vocabSize() {
+        return text.vocabSize();
+    }
+
+    /** Input width of the connector projection: vision hidden x scale_factor^2. */
+    public int connectorInputSize() {
+        return Math.multiplyExact(vision.hiddenSize(), scaleFactor * scaleFactor);
+    }
+
+    /** Image tokens per tile: (patches per side / scale_factor)^2. */
+    public int imageSeqLen() {
+        int side = vision.patchesPerSide() / scaleFactor;
+        return side * side;
+    }
+
+    /** Reads {@code config.json} from a file or from a model directory containing one. */
+    public static ModelConfig load(Path pathOrDir) throws IOException {
+        Path file = Files.isDirectory(pathOrDir) ? pathOrDir.resolve("config.json") : pathOrDir;
+        if (!Files.isRegularFile(file)) {
+            throw new HfFormatException(file + ": config.json not found");
+        }
+        JsonNode root;
+        try {
+            root = JSON.readTree(file.toFile());
+        } catch (JsonProcessingException e) {
+            throw new HfFormatException(file + ": not valid JSON: " + e.getOriginalMessage(), e);
+        }
+        return parse(root, file);
+    }
+
+    /** Parses an already-read config tree; {@code source} is used only in messages. */
+    public static ModelConfig parse(JsonNode root, Path source) throws HfFormatException {
+        Fields top = new Fields(root, source, "");
+        if (root == null || !root.isObject()) {
+            throw new HfFormatException(source + ": config must be a JSON object");
+        }
+        String modelType = top.string("model_type");
+        if (!SUPPORTED_MODEL_TYPES.contains(modelType)) {
+            throw new HfFormatException(source + ": unsupported model_type '" + modelType
+                    + "' (expected one of idefics3, smolvlm)");
+        }
+        int imageTokenId = top.positiveInt("image_token_id");
+        int scaleFactor = top.positiveInt("scale_factor");
+        TextConfig text = TextConfig.parse(top.object("text_config"), source);
+        VisionConfig vision = VisionConfig.parse(top.object("vision_config"), source);
+
+        boolean tie;
+        if (root.has("tie_word_embeddings")) {
+            tie = top.bool("tie_word_embeddings");
+        } else if (text.tieWordEmbeddings() != null) {
+            tie = text.tieWordEmbeddings();
+        } else {
+            throw new HfFormatException(source + ": missing required field 'tie_word_embeddings' "
+                    + "(neither at top level nor in text_config)");
+        }
+        if (root.has("vocab_size") && !root.get("vocab_size").isNull()) {
+            int topVocab = top.positiveInt("vocab_size");
+            if (topVocab != text.vocabSize()) {
+                throw new HfFormatException(source + ": top-level vocab_size " + topVocab
+                        + " differs from text_config.vocab_size " + text.vocabSize());
+            }
+        }
+        if (vision.patchesPerSide() % scaleFactor != 0) {
+            throw new HfFormatException(source + ": scale_factor " + scaleFactor + " does not divide "
+                    + vision.patchesPerSide() + " patches per side");
+        }
+        if (imageTokenId >= text.vocabSize()) {
+            throw new HfFormatException(source + ": image_token_id " + imageTokenId
+                    + " is outside the vocabulary of " + text.vocabSize());
+        }
+        return new ModelConfig(source, modelType, imageTokenId, scaleFactor, tie, text, vision);
+    }
+
+    /** A weight name with its expected shape. */
+    public record WeightSpec(String name, long[] shape) {
+        public WeightSpec {
+            shape = shape.clone();
+        }
+
+        @Override
+        public long[] shape() {
+            return shape.clone();
+        }
+
+        public long elementCount() {
+            long n = 1;
+            for (long d : shape) {
+                n *= d;
+            }
+            return n;
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof WeightSpec w && name.equals(w.name) && java.util.Arrays.equals(shape, w.shape);
+        }
+
+        @Override
+        public int hashCode() {
+            return name.hashCode() * 31 + java.util.Arrays.hashCode(shape);
+        }
+
+        @Override
+        public String toString() {
+            return name + " " + java.util.Arrays.toString(shape);
+        }
+    }
+
+    /**
+     * The Hugging Face weight names and shapes of {@code Idefics3ForConditionalGeneration} for this
+     * config (names as in {@code modeling_idefics3.py}: {@code model.vision_model.*},
+     * {@code model.connector.*}, {@code model.text_model.*}, {@code lm_head.weight} unless tied).
+     */
+    public List<WeightSpec> expectedWeights() {
+        List<WeightSpec> w = new ArrayList<>();
+        VisionConfig v = vision;
+        long vh = v.hiddenSize();
+        String vp = "model.vision_model.";
+        w.add(new WeightSpec(vp + "embeddings.patch_embedding.weight",
+                new long[] {vh, v.numChannels(), v.patchSize(), v.patchSize()}));
+        w.add(new WeightSpec(vp + "embeddings.patch_embedding.bias", new long[] {vh}));
+        w.add(new WeightSpec(vp + "embeddings.position_embedding.weight", new long[] {v.numPatches(), vh}));
+        for (int i = 0; i < v.numHiddenLayers(); i++) {
+            String l = vp + "encoder.layers." + i + ".";
+            for (String p : new String[] {"k_proj", "v_proj", "q_proj", "out_proj"}) {
+                w.add(new WeightSpec(l + "self_attn." + p + ".weight", new long[] {vh, vh}));
+                w.add(new WeightSpec(l + "self_attn." + p + ".bias", new long[] {vh}));
+            }
+            w.add(new WeightSpec(l + "layer_norm1.weight", new long[] {vh}));
+            w.add(new WeightSpec(l + "layer_norm1.bias", new long[] {vh}));
+            w.add(new WeightSpec(l + "mlp.fc1.weight", new long[] {v.intermediateSize(), vh}));
+            w.add(new WeightSpec(l + "mlp.fc1.bias", new long[] {v.intermediateSize()}));
+            w.add(new WeightSpec(l + "mlp.fc2.weight", new long[] {vh, v.intermediateSize()}));
+            w.add(new WeightSpec(l + "mlp.fc2.bias", new long[] {vh}));
+            w.add(new WeightSpec(l + "layer_norm2.weight", new long[] {vh}));
+            w.add(new WeightSpec(l + "layer_norm2.bias", new long[] {vh}));
+        }
+        w.add(new WeightSpec(vp + "post_layernorm.weight", new long[] {vh}));
+        w.add(new WeightSpec(vp + "post_layernorm.bias", new long[] {vh}));
+
+        TextConfig t = text;
+        long th = t.hiddenSize();
+        w.add(new WeightSpec("model.connector.modality_projection.proj.weight",
+                new long[] {th, connectorInputSize()}));
+
+        String tp = "model.text_model.";
+        w.add(new WeightSpec(tp + "embed_tokens.weight", new long[] {t.vocabSize(), th}));
+        long q = (long) t.numAttentionHeads() * t.headDim();
+        long kv = (long) t.numKeyValueHeads() * t.headDim();
+        for (int i = 0; i < t.numHiddenLayers(); i++) {
+            String l = tp + "layers." + i + ".";
+            addLinear(w, l + "self_attn.q_proj", q, th, t.attentionBias());
+            addLinear(w, l + "self_attn.k_proj", kv, th, t.attentionBias());
+            addLinear(w, l + "self_attn.v_proj", kv, th, t.attentionBias());
+            addLinear(w, l + "self_attn.o_proj", th, q, t.attentionBias());
+            addLinear(w, l + "mlp.gate_proj", t.intermediateSize(), th, t.mlpBias());
+            addLinear(w, l + "mlp.up_proj", t.intermediateSize(), th, t.mlpBias());
+            addLinear(w, l + "mlp.down_proj", th, t.intermediateSize(), t.mlpBias());
+            w.add(new WeightSpec(l + "input_layernorm.weight", new long[] {th}));
+            w.add(new WeightSpec(l + "post_attention_layernorm.weight", new long[] {th}));
+        }
+        w.add(new WeightSpec(tp + "norm.weight", new long[] {th}));
+        if (!tieWordEmbeddings) {
+            w.add(new WeightSpec("lm_head.weight", new long[] {t.vocabSize(), th}));
+        }
+        return Collections.unmodifiableList(w);
+    }
+
+    private static void addLinear(List<WeightSpec> w, String prefix, long out, long in, boolean bias) {
+        w.add(new WeightSpec(prefix + ".weight", new long[] {out, in}));
+        if (bias) {
+            w.add(new WeightSpec(prefix + ".bias", new long[] {out}));
+        }
+    }
+
+    /**
+     * Llama text model settings ({@code text_config}).
+     *
+     * @param headDim {@code head_dim}, or hidden_size / num_attention_heads when absent
+     * @param numKeyValueHeads {@code num_key_value_heads}, or num_attention_heads when absent
+     *     (Llama's documented meaning of an absent value)
+     * @param tieWordEmbeddings text_config's own flag, null if absent
+     * @param attentionBias {@code attention_bias}, false when absent (Llama meaning)
+     * @param mlpBias {@code mlp_bias}, false when absent (Llama meaning)
+     */
+    public record TextConfig(
+            String modelType,
+            int hiddenSize,
+            int intermediateSize,
+            int numHiddenLayers,
+            int numAttentionHeads,
+            int numKeyValueHeads,
+            int headDim,
+            double rmsNormEps,
+            double ropeTheta,
+            int vocabSize,
+            int maxPositionEmbeddings,
+            Boolean tieWordEmbeddings,
+            String hiddenAct,
+            boolean attentionBias,
+            boolean mlpBias) {
+
+        static TextConfig parse(JsonNode n, Path source) throws HfFormatException {
+            Fields f = new Fields(n, source, "text_config.");
+            String modelType = f.optString("model_type", "llama");
+            if (!modelType.equals("llama")) {
+                throw new HfFormatException(source + ": unsupported text_config.model_type '" + modelType
+                        + "' (expected llama)");
+            }
+            int hidden = f.positiveInt("hidden_size");
+            int heads = f.positiveInt("num_attention_heads");
+            int kvHeads = n.hasNonNull("num_key_value_heads") ? f.positiveInt("num_key_value_heads") : heads;
+            int headDim;
+            if (n.hasNonNull("head_dim")) {
+                headDim = f.positiveInt("head_dim");
+            } else {
+                if (hidden % heads != 0) {
+                    throw new HfFormatException(source + ": text_config.head_dim is absent and hidden_size "
+                            + hidden + " is not divisible by num_attention_heads " + heads);
+                }
+                headDim = hidden / heads;
+            }
+            if (heads % kvHeads != 0) {
+                throw new HfFormatException(source + ": text_config.num_attention_heads " + heads
+                        + " is not a multiple of num_key_value_heads " + kvHeads);
+            }
+            if (n.hasNonNull("rope_scaling")) {
+                throw new HfFormatException(source + ": text_config.rope_scaling " + n.get("rope_scaling")
+                        + " is not supported");
+            }
+            String act = f.optString("hidden_act", "silu");
+            if (!act.equals("silu")) {
+                throw new HfFormatException(source + ": unsupported text_config.hidden_act '" + act + "' (expected silu)");
+            }
+            return new TextConfig(modelType, hidden, f.positiveInt("intermediate_size"),
+                    f.positiveInt("num_hidden_layers"), heads, kvHeads, headDim,
+                    f.positiveDouble("rms_norm_eps"), f.positiveDouble("rope_theta"),
+                    f.positiveInt("vocab_size"), f.positiveInt("max_position_embeddings"),
+                    n.hasNonNull("tie_word_embeddings") ? f.bool("tie_word_embeddings") : null,
+                    act, f.optBool("attention_bias", false), f.optBool("mlp_bias", false));
+        }
+    }
+
+    /** SigLIP vision encoder settings ({@code vision_config}). */
+    public record VisionConfig(
+            String modelType,
+            int hiddenSize,
+            int intermediateSize,
+            int numHiddenLayers,
+            int numAttentionHeads,
+            int patchSize,
+            int imageSize,
+            double layerNormEps,
+            String hiddenAct,
+            int numChannels) {
+
+        public int patchesPerSide() {
+            return imageSize / patchSize;
+        }
+
+        /** Rows of the position embedding: (image_size / patch_size)^2. */
+        public int numPatches() {
+            return patchesPerSide() * patchesPerSide();
+        }
+
+        public int headDim() {
+            return hiddenSize / numAttentionHeads;
+        }
+
+        static VisionConfig parse(JsonNode n, Path source) throws HfFormatException {
+            Fields f = new Fields(n, source, "vision_config.");
+            int hidden = f.positiveInt("hidden_size");
+            int heads = f.positiveInt("num_attention_heads");
+            if (hidden % heads != 0) {
+                throw new HfFormatException(source + ": vision_config.hidden_size " + hidden
+                        + " is not divisible by num_attention_heads " + heads);
+            }
+            int patch = f.positiveInt("patch_size");
+            int image = f.positiveInt("image_size");
+            if (image % patch != 0) {
+                throw new HfFormatException(source + ": vision_config.image_size " + image
+                        + " is not a multiple of patch_size " + patch);
+            }
+            return new VisionConfig(f.optString("model_type", "idefics3"), hidden,
+                    f.positiveInt("intermediate_size"), f.positiveInt("num_hidden_layers"), heads, patch, image,
+                    f.positiveDouble("layer_norm_eps"), f.string("hidden_act"), f.positiveInt("num_channels"));
+        }
+    }
+
+    /** Typed access to required fields with messages naming the field and file. */
+    private record Fields(JsonNode node, Path source, String prefix) {
+        JsonNode required(String name) throws HfFormatException {
+            JsonNode v = node == null ? null : node.get(name);
+            if (v == null || v.isNull()) {
+                throw new HfFormatException(source + ": missing required field '" + prefix + name + "'");
+            }
+            return v;
+        }
+
+        private HfFormatException bad(String name, JsonNode v, String want) {
+            return new HfFormatException(source + ": field '" + prefix + name + "' is " + v + ", expected " + want);
+        }
+
+        JsonNode object(String name) throws HfFormatException {
+            JsonNode v = required(name);
+            if (!v.isObject()) {
+                throw bad(name, v, "an object");
+            }
+            return v;
+        }
+
+        String string(String name) throws HfFormatException {
+            JsonNode v = required(name);
+            if (!v.isTextual()) {
+                throw bad(name, v, "a string");
+            }
+            return v.asText();
+        }
+
+        String optString(String name, String dflt) throws HfFormatException {
+            return node.hasNonNull(name) ? string(name) : dflt;
+        }
+
+        int positiveInt(String name) throws HfFormatException {
+            JsonNode v = required(name);
+            if (!v.isIntegralNumber() || !v.canConvertToInt() || v.asInt() <= 0) {
+                throw bad(name, v, "a positive integer");
+            }
+            return v.asInt();
+        }
+
+        double positiveDouble(String name) throws HfFormatException {
+            JsonNode v = required(name);
+            if (!v.isNumber() || !(v.asDouble() > 0) || Double.isInfinite(v.asDouble())) {
+                throw bad(name, v, "a positive number");
+            }
+            return v.asDouble();
+        }
+
+        boolean bool(String name) throws HfFormatException {
+            JsonNode v = required(name);
+            if (!v.isBoolean()) {
+                throw bad(name, v, "true or false");
+            }
+            return v.asBoolean();
+        }
+
+        boolean optBool(String name, boolean dflt) throws HfFormatException {
+            return node.hasNonNull(name) ? bool(name) : dflt;
+        }
+    }
+}

@@ -1,0 +1,450 @@
+package dev.smoldpo.model.hf;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.InputStream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * A memory-mapped, read-only {@code .safetensors} file.
+ *
+ * <p>Layout: 8-byte little-endian header length N, N bytes of UTF-8 JSON (an object mapping tensor
+ * names to {@code {"dtype", "shape", "data_offsets": [begin, end)}} with offsets relative to the
+ * first byte after the header, plus an optional {@code "__metadata__"} string map), then the data.
+ * The whole file is mapped with {@link FileChannel#map(FileChannel.MapMode, long, long, Arena)}, so
+ * files over 2 GB work; nothing is copied until a tensor is read, and reads can stream in chunks.
+ *
+ * <p>All header validation happens in {@link #open}: header size, JSON shape, dtype names, offsets
+ * inside the data area, byte length equal to element count times dtype size, and no overlaps.
+ */
+public final class SafetensorsFile implements AutoCloseable {
+    /** Largest header accepted (the reference implementation uses the same bound). */
+    public static final long MAX_HEADER_BYTES = 100L * 1024 * 1024;
+
+    /** Elements converted per step by the chunked readers. */
+    static final int DEFAULT_CHUNK = 1 << 16;
+
+    private static final ObjectMapper JSON = new ObjectMapper()
+            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+
+    private static final ValueLayout.OfShort LE_SHORT =
+            ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfFloat LE_FLOAT =
+            ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfDouble LE_DOUBLE =
+            ValueLayout.JAVA_DOUBLE_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    private final Path path;
+    private final Arena arena;
+    private final MemorySegment data;
+    private final long headerLength;
+    private final Map<String, TensorInfo> tensors;
+    private final Map<String, String> metadata;
+
+    private SafetensorsFile(Path path, Arena arena, MemorySegment data, long headerLength,
+            Map<String, TensorInfo> tensors, Map<String, String> metadata) {
+        this.path = path;
+        this.arena = arena;
+        this.data = data;
+        this.headerLength = headerLength;
+        this.tensors = tensors;
+        this.metadata = metadata;
+    }
+
+    /** Receives consecutive chunks of a tensor converted to f32. */
+    @FunctionalInterface
+    public interface ChunkConsumer {
+        /**
+         * @param elementOffset index of {@code chunk[0]} within the flattened tensor
+         * @param chunk scratch buffer, reused between calls (copy what you keep)
+         * @param length number of valid elements in {@code chunk}
+         */
+        void accept(long elementOffset, float[] chunk, int length) throws IOException;
+    }
+
+    /**
+     * Opens and validates a safetensors file. Pickle checkpoints and Git LFS pointers are refused
+     * with a clear message.
+     */
+    public static SafetensorsFile open(Path path) throws IOException {
+        refuseNonSafetensors(path);
+        Arena arena = Arena.ofShared();
+        try {
+            long size;
+            MemorySegment whole;
+            try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
+                size = ch.size();
+                if (size < 8) {
+                    throw new HfFormatException(path + ": truncated safetensors file: " + size
+                            + " bytes, shorter than the 8-byte header length");
+                }
+                whole = ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
+            }
+            long n = whole.get(ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 0);
+            if (n < 0 || n > MAX_HEADER_BYTES) {
+                throw new HfFormatException(path + ": header overflow: declared header length "
+                        + Long.toUnsignedString(n) + " bytes exceeds the limit of " + MAX_HEADER_BYTES);
+            }
+            if (n > size - 8) {
+                throw new HfFormatException(path + ": header overflow: declared header length " + n
+                        + " bytes but only " + (size - 8) + " bytes follow (truncated file?)");
+            }
+            if (n < 2) {
+                throw new HfFormatException(path + ": header too small (" + n + " bytes)");
+            }
+            byte[] headerBytes = whole.asSlice(8, n).toArray(ValueLayout.JAVA_BYTE);
+            MemorySegment data = whole.asSlice(8 + n);
+            Map<String, String> metadata = new LinkedHashMap<>();
+            Map<String, TensorInfo> tensors = parseHeader(path, headerBytes, data.byteSize(), metadata);
+            return new SafetensorsFile(path, arena, data, n, tensors, Collections.unmodifiableMap(metadata));
+        } catch (IOException | RuntimeException e) {
+            arena.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Refuses files that are not safetensors: pickle / torch zip checkpoints ({@code .bin},
+     * {@code .pt}, {@code .pth}, {@code .ckpt}, {@code .pkl}, or content starting with a zip or
+     * pickle signature) and Git LFS pointer files. Does nothing for a plausible safetensors file.
+     */
+    public static void refuseNonSafetensors(Path path) throws IOException {
+        String name = path.getFileName() == null ? "" : path.getFileName().toString().toLowerCase(Locale.ROOT);
+        for (String ext : new String[] {".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle"}) {
+            if (name.endsWith(ext)) {
+                throw pickleRefusal(path, "its extension is " + ext);
+            }
+        }
+        if (!Files.isRegularFile(path)) {
+            throw new HfFormatException(path + ": no such safetensors file");
+        }
+        byte[] head = new byte[32];
+        int got;
+        try (InputStream in = Files.newInputStream(path)) {
+            got = in.readNBytes(head, 0, head.length);
+        }
+        if (got >= 4 && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4) {
+            throw pickleRefusal(path, "it is a zip archive (torch.save format)");
+        }
+        if (got >= 2 && (head[0] & 0xFF) == 0x80 && head[1] >= 2 && head[1] <= 5) {
+            throw pickleRefusal(path, "it starts with a pickle protocol header");
+        }
+        String start = new String(head, 0, got, StandardCharsets.ISO_8859_1);
+        if (start.startsWith("version https://git-lfs")) {
+            throw new HfFormatException(path + ": this is a Git LFS pointer file, not the weights: "
+                    + "download the real file (git lfs pull / huggingface-cli download)");
+        }
+    }
+
+    private static HfFormatException pickleRefusal(Path path, String why) {
+        return new HfFormatException(path + ": pickle checkpoints (.bin) are not supported (" + why
+                + "): convert to safetensors, e.g. model.save_pretrained(dir, safe_serialization=True) "
+                + "in Python transformers, and load model.safetensors");
+    }
+
+    private static Map<String, TensorInfo> parseHeader(Path path, byte[] headerBytes, long dataSize,
+            Map<String, String> metadataOut) throws HfFormatException {
+        JsonNode root;
+        try {
+            root = JSON.readTree(new String(headerBytes, StandardCharsets.UTF_8));
+        } catch (JsonProcessingException e) {
+            throw new HfFormatException(path + ": header is not valid JSON: " + e.getOriginalMessage(), e);
+        }
+        if (root == null || !root.isObject()) {
+            throw new HfFormatException(path + ": header must be a JSON object");
+        }
+        Map<String, TensorInfo> out = new LinkedHashMap<>();
+        for (Iterator<Map.Entry<String, JsonNode>> it = root.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> e = it.next();
+            String name = e.getKey();
+            JsonNode v = e.getValue();
+            if (name.equals("__metadata__")) {
+                if (!v.isObject()) {
+                    throw new HfFormatException(path + ": __metadata__ must be an object of strings");
+                }
+                for (Iterator<Map.Entry<String, JsonNode>> m = v.fields(); m.hasNext(); ) {
+                    Map.Entry<String, JsonNode> kv = m.next();
+                    if (!kv.getValue().isTextual()) {
+                        throw new HfFormatException(path + ": __metadata__ value of '" + kv.getKey()
+                                + "' is not a string");
+                    }
+                    metadataOut.put(kv.getKey(), kv.getValue().asText());
+                }
+                continue;
+            }
+            out.put(name, parseEntry(path, name, v, dataSize));
+        }
+        checkOverlaps(path, out, dataSize);
+        return out;
+    }
+
+    private static TensorInfo parseEntry(Path path, String name, JsonNode v, long dataSize)
+            throws HfFormatException {
+        String where = path + ": tensor '" + name + "'";
+        if (!v.isObject()) {
+            throw new HfFormatException(where + ": entry is not an object");
+        }
+        JsonNode dt = v.get("dtype");
+        if (dt == null || !dt.isTextual()) {
+            throw new HfFormatException(where + ": missing or non-string 'dtype'");
+        }
+        String dtype = dt.asText();
+        SafetensorsDtype d = SafetensorsDtype.parse(dtype).orElseThrow(() -> new HfFormatException(
+                where + ": unknown dtype '" + dtype + "'"));
+        JsonNode sh = v.get("shape");
+        if (sh == null || !sh.isArray()) {
+            throw new HfFormatException(where + ": missing or non-array 'shape'");
+        }
+        long[] shape = new long[sh.size()];
+        for (int i = 0; i < shape.length; i++) {
+            JsonNode s = sh.get(i);
+            if (!s.isIntegralNumber() || !s.canConvertToLong() || s.asLong() < 0) {
+                throw new HfFormatException(where + ": shape " + sh + " has an invalid dimension");
+            }
+            shape[i] = s.asLong();
+        }
+        JsonNode off = v.get("data_offsets");
+        if (off == null || !off.isArray() || off.size() != 2
+                || !off.get(0).isIntegralNumber() || !off.get(1).isIntegralNumber()
+                || !off.get(0).canConvertToLong() || !off.get(1).canConvertToLong()) {
+            throw new HfFormatException(where + ": 'data_offsets' must be two integers [begin, end)");
+        }
+        long begin = off.get(0).asLong();
+        long end = off.get(1).asLong();
+        if (begin < 0 || end < begin) {
+            throw new HfFormatException(where + ": invalid data_offsets [" + begin + ", " + end + ")");
+        }
+        if (end > dataSize) {
+            throw new HfFormatException(where + ": data_offsets [" + begin + ", " + end
+                    + ") lie outside the data area of " + dataSize + " bytes (offsets out of range or file truncated)");
+        }
+        long expected;
+        try {
+            long count = 1;
+            for (long s : shape) {
+                count = Math.multiplyExact(count, s);
+            }
+            expected = Math.multiplyExact(count, (long) d.byteSize());
+        } catch (ArithmeticException ex) {
+            throw new HfFormatException(where + ": shape " + sh + " is too large");
+        }
+        if (end - begin != expected) {
+            throw new HfFormatException(where + ": data_offsets [" + begin + ", " + end + ") span "
+                    + (end - begin) + " bytes but dtype " + dtype + " x shape " + sh + " needs " + expected);
+        }
+        return new TensorInfo(name, dtype, shape, begin, end);
+    }
+
+    private static void checkOverlaps(Path path, Map<String, TensorInfo> tensors, long dataSize)
+            throws HfFormatException {
+        List<TensorInfo> sorted = new ArrayList<>(tensors.values());
+        sorted.sort(Comparator.comparingLong(TensorInfo::begin).thenComparingLong(TensorInfo::end));
+        TensorInfo prev = null;
+        for (TensorInfo t : sorted) {
+            if (prev != null && t.begin() < prev.end() && t.byteLength() > 0 && prev.byteLength() > 0) {
+                throw new HfFormatException(path + ": tensor '" + t.name() + "' data [" + t.begin() + ", "
+                        + t.end() + ") overlaps tensor '" + prev.name() + "' [" + prev.begin() + ", "
+                        + prev.end() + ")");
+            }
+            if (prev == null || t.end() > prev.end()) {
+                prev = t;
+            }
+        }
+    }
+
+    /** The file this was opened from. */
+    public Path path() {
+        return path;
+    }
+
+    /** Tensor names in header order. */
+    public List<String> names() {
+        return List.copyOf(tensors.keySet());
+    }
+
+    public boolean contains(String name) {
+        return tensors.containsKey(name);
+    }
+
+    /** Header entry of a tensor; throws naming the tensor and file if absent. */
+    public TensorInfo info(String name) throws HfFormatException {
+        TensorInfo t = tensors.get(name);
+        if (t == null) {
+            throw new HfFormatException(path + ": no tensor named '" + name + "'");
+        }
+        return t;
+    }
+
+    public Optional<TensorInfo> find(String name) {
+        return Optional.ofNullable(tensors.get(name));
+    }
+
+    /** All header entries in header order. */
+    public Map<String, TensorInfo> tensors() {
+        return Collections.unmodifiableMap(tensors);
+    }
+
+    /** The {@code __metadata__} map (empty if absent). */
+    public Map<String, String> metadata() {
+        return metadata;
+    }
+
+    public long headerLength() {
+        return headerLength;
+    }
+
+    /** Raw little-endian bytes of a tensor, a zero-copy slice of the mapping (valid until close). */
+    public MemorySegment rawBytes(String name) throws HfFormatException {
+        TensorInfo t = info(name);
+        return data.asSlice(t.begin(), t.byteLength());
+    }
+
+    /** Reads a whole tensor converted to f32 (BF16, F16, F32, F64) into a new array. */
+    public float[] readFloat32(String name) throws IOException {
+        TensorInfo t = info(name);
+        long n = t.elementCount();
+        if (n > Integer.MAX_VALUE - 16) {
+            throw new HfFormatException(path + ": tensor '" + name + "' has " + n
+                    + " elements, too many for one float[]: use the chunked readFloat32/forEachChunk");
+        }
+        float[] out = new float[(int) n];
+        convert(t, 0, out, 0, (int) n);
+        return out;
+    }
+
+    /**
+     * Reads a whole tensor converted to f32 into {@code dst} starting at {@code dstOffset}, without
+     * allocating a tensor-sized array.
+     */
+    public void readFloat32(String name, float[] dst, int dstOffset) throws IOException {
+        TensorInfo t = info(name);
+        long n = t.elementCount();
+        if (dstOffset < 0 || n > dst.length - (long) dstOffset) {
+            throw new IllegalArgumentException("tensor '" + name + "' has " + n
+                    + " elements; destination has " + (dst.length - (long) dstOffset) + " from offset " + dstOffset);
+        }
+        convert(t, 0, dst, dstOffset, (int) n);
+    }
+
+    /**
+     * Reads a whole tensor converted to f32 into {@code dst} at its position (advancing it), in
+     * chunks through a small scratch array: heap or direct buffers both work.
+     */
+    public void readFloat32(String name, FloatBuffer dst) throws IOException {
+        TensorInfo t = info(name);
+        long n = t.elementCount();
+        if (n > dst.remaining()) {
+            throw new IllegalArgumentException("tensor '" + name + "' has " + n
+                    + " elements; destination buffer has " + dst.remaining() + " remaining");
+        }
+        forEachChunk(name, DEFAULT_CHUNK, (off, chunk, len) -> dst.put(chunk, 0, len));
+    }
+
+    /**
+     * Reads a whole tensor converted to f32 into a native-order f32 memory segment (for example an
+     * off-heap buffer handed to ONNX Runtime) at byte offset {@code dstByteOffset}.
+     */
+    public void readFloat32(String name, MemorySegment dst, long dstByteOffset) throws IOException {
+        TensorInfo t = info(name);
+        long n = t.elementCount();
+        if (dstByteOffset < 0 || n * 4 > dst.byteSize() - dstByteOffset) {
+            throw new IllegalArgumentException("tensor '" + name + "' needs " + n * 4
+                    + " bytes; destination segment has " + (dst.byteSize() - dstByteOffset) + " from offset");
+        }
+        forEachChunk(name, DEFAULT_CHUNK, (off, chunk, len) -> MemorySegment.copy(
+                chunk, 0, dst, ValueLayout.JAVA_FLOAT_UNALIGNED, dstByteOffset + off * 4, len));
+    }
+
+    /**
+     * Streams a tensor as consecutive f32 chunks of at most {@code chunkElements} elements, reusing
+     * one scratch array, so arbitrarily large tensors need only O(chunk) heap.
+     */
+    public void forEachChunk(String name, int chunkElements, ChunkConsumer consumer) throws IOException {
+        if (chunkElements <= 0) {
+            throw new IllegalArgumentException("chunkElements must be positive");
+        }
+        TensorInfo t = info(name);
+        long n = t.elementCount();
+        requireFloat(t);
+        float[] scratch = new float[(int) Math.min(chunkElements, Math.max(n, 1))];
+        for (long start = 0; start < n; start += scratch.length) {
+            int len = (int) Math.min(scratch.length, n - start);
+            convert(t, start, scratch, 0, len);
+            consumer.accept(start, scratch, len);
+        }
+    }
+
+    private void requireFloat(TensorInfo t) throws HfFormatException {
+        if (!t.dtypeEnum().convertibleToFloat32()) {
+            throw new HfFormatException(path + ": tensor '" + t.name() + "' has dtype " + t.dtype()
+                    + ", which cannot be read as float32 (supported: BF16, F16, F32, F64)");
+        }
+    }
+
+    /** Converts {@code len} elements starting at element {@code from} of tensor {@code t}. */
+    private void convert(TensorInfo t, long from, float[] dst, int dstOff, int len) throws HfFormatException {
+        requireFloat(t);
+        if (!arena.scope().isAlive()) {
+            throw new IllegalStateException(path + " is closed");
+        }
+        SafetensorsDtype d = t.dtypeEnum();
+        long base = t.begin() + from * d.byteSize();
+        switch (d) {
+            case F32 -> MemorySegment.copy(data, LE_FLOAT, base, dst, dstOff, len);
+            case BF16, F16 -> {
+                short[] tmp = new short[Math.min(len, DEFAULT_CHUNK)];
+                for (int done = 0; done < len; ) {
+                    int k = Math.min(tmp.length, len - done);
+                    MemorySegment.copy(data, LE_SHORT, base + 2L * done, tmp, 0, k);
+                    if (d == SafetensorsDtype.BF16) {
+                        for (int i = 0; i < k; i++) {
+                            dst[dstOff + done + i] = Bf16.toFloat(tmp[i]);
+                        }
+                    } else {
+                        for (int i = 0; i < k; i++) {
+                            dst[dstOff + done + i] = Float.float16ToFloat(tmp[i]);
+                        }
+                    }
+                    done += k;
+                }
+            }
+            case F64 -> {
+                for (int i = 0; i < len; i++) {
+                    dst[dstOff + i] = (float) data.get(LE_DOUBLE, base + 8L * i);
+                }
+            }
+            default -> throw new AssertionError(d);
+        }
+    }
+
+    /** Unmaps the file; tensors can no longer be read and raw slices become invalid. */
+    @Override
+    public void close() {
+        if (arena.scope().isAlive()) {
+            arena.close();
+        }
+    }
+}
