@@ -39,9 +39,22 @@ public final class ArtifactBuilder {
 
     private ArtifactBuilder() {}
 
+    /** More files for the artifacts folder, written into the temporary folder before it is renamed. */
+    @FunctionalInterface
+    public interface ExtraFiles {
+        /** {@code weights} is the shared external-data file, still open for graphs that reuse frozen weights. */
+        void write(Path dir, SharedWeights weights) throws IOException;
+    }
+
     /** Builds into {@code outDir} (replacing a previous export there). */
     public static ArtifactFiles build(ModelDefinition model, AdamWConfig adamw, Path outDir, String name,
                                       Map<String, Object> extra) {
+        return build(model, adamw, outDir, name, extra, (dir, weights) -> { });
+    }
+
+    /** As above, with {@code more} files (reference graph, tokenizer, ...) in the same folder. */
+    public static ArtifactFiles build(ModelDefinition model, AdamWConfig adamw, Path outDir, String name,
+                                      Map<String, Object> extra, ExtraFiles more) {
         List<Parameter> params = model.trainableParameters();
         checkParameters(params);
         Path parent = outDir.toAbsolutePath().getParent();
@@ -61,6 +74,9 @@ public final class ArtifactBuilder {
                 training = trainingGraph(model, params);
                 ModelWriter.write(training, files.training(), weights);
                 ModelWriter.write(eval, files.eval(), weights);
+                more.write(tmp, weights);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot write the artifacts into " + tmp, e);
             }
             ModelWriter.write(optimizerGraph(adamw), files.optimizer(), null);
             CheckpointWriter.write(Checkpoint.of(checkpointTensors(params), List.of()), files.checkpoint());
@@ -100,8 +116,26 @@ public final class ArtifactBuilder {
     /** Forward pass and loss; parameters are graph inputs fed from the checkpoint. */
     static Graph evalGraph(ModelDefinition model, List<Parameter> params) {
         Graph graph = new Graph("eval");
-        ModelDefinition.Forward forward = model.build(graph, declare(graph, params));
+        ModelDefinition.Forward forward = model.build(graph, declare(graph, params), false);
         addOutputs(graph, forward);
+        return graph;
+    }
+
+    /**
+     * Forward and backward as a plain inference graph: parameters are inputs, and the outputs are the
+     * loss, the model's outputs, and each parameter's gradient as {@code "grad:" + name}. Used to
+     * check gradients (ORT's training API does not expose its gradient buffers).
+     */
+    public static Graph gradientGraph(ModelDefinition model) {
+        List<Parameter> params = model.trainableParameters();
+        Graph graph = new Graph("gradients");
+        Map<String, Value> trainable = declare(graph, params);
+        ModelDefinition.Forward forward = model.build(graph, trainable, false);
+        addOutputs(graph, forward);
+        Map<String, Value> grads = Autodiff.gradients(graph, forward.loss(), List.copyOf(trainable.values()));
+        for (Parameter p : params) {
+            graph.output(graph.node("Identity").in(grads.get(p.name())).outputNames("grad:" + p.name()).out());
+        }
         return graph;
     }
 
@@ -109,7 +143,7 @@ public final class ArtifactBuilder {
     static Graph trainingGraph(ModelDefinition model, List<Parameter> params) {
         Graph graph = new Graph("training");
         Map<String, Value> trainable = declare(graph, params);
-        ModelDefinition.Forward forward = model.build(graph, trainable);
+        ModelDefinition.Forward forward = model.build(graph, trainable, true);
         addOutputs(graph, forward);
         Map<String, Value> grads = Autodiff.gradients(graph, forward.loss(), List.copyOf(trainable.values()));
         Value lazyReset = graph.input(LAZY_RESET_GRAD, DType.BOOL, Shape.fixed(1));

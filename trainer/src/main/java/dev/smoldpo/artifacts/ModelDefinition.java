@@ -22,4 +22,12 @@ public interface ModelDefinition {
      * are initializers; give the same name the same contents each call.
      */
     Forward build(Graph graph, Map<String, Value> trainable);
+
+    /**
+     * As {@link #build(Graph, Map)}, told whether this is the training graph (where dropout is
+     * active) or the eval graph. Models without dropout need not override it.
+     */
+    default Forward build(Graph graph, Map<String, Value> trainable, boolean training) {
+        return build(graph, trainable);
+    }
 }

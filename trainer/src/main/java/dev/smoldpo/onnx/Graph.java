@@ -55,6 +55,20 @@ public final class Graph {
         return v;
     }
 
+    /**
+     * An initializer whose bytes are produced when the model is written (large frozen weights);
+     * its value is not known to shape inference, only its type and shape.
+     */
+    public Value initializer(String name, TensorSource source) {
+        if (source instanceof TensorData data) {
+            return initializer(name, data);
+        }
+        Value v = new Value(claim(name), source.dtype(), source.shape(), Value.Kind.INITIALIZER, false, null, null, source);
+        initializers.put(name, v);
+        values.put(name, v);
+        return v;
+    }
+
     /** An anonymous constant initializer. */
     public Value constant(TensorData data) {
         return initializer(freshName("const"), data);

@@ -40,7 +40,7 @@ public final class ModelWriter {
             g.addInput(valueInfo(v));
         }
         for (Value v : graph.initializers()) {
-            g.addInitializer(tensor(v.name(), v.constant(), weights));
+            g.addInitializer(tensor(v.name(), v.source(), weights));
         }
         for (Node n : graph.nodes()) {
             g.addNode(node(n));
@@ -80,7 +80,7 @@ public final class ModelWriter {
         return OnnxMl.ValueInfoProto.newBuilder().setName(v.name()).setType(type).build();
     }
 
-    static OnnxMl.TensorProto tensor(String name, TensorData data, SharedWeights weights) {
+    static OnnxMl.TensorProto tensor(String name, TensorSource data, SharedWeights weights) {
         OnnxMl.TensorProto.Builder t = OnnxMl.TensorProto.newBuilder().setName(name).setDataType(data.dtype().onnxCode);
         for (long d : data.dims()) {
             t.addDims(d);
@@ -91,8 +91,10 @@ public final class ModelWriter {
             t.addExternalData(entry("location", at.file()));
             t.addExternalData(entry("offset", Long.toString(at.offset())));
             t.addExternalData(entry("length", Long.toString(at.length())));
+        } else if (data instanceof TensorData inMemory) {
+            t.setRawData(ByteString.copyFrom(inMemory.raw().duplicate()));
         } else {
-            t.setRawData(ByteString.copyFrom(data.raw().duplicate()));
+            throw new GraphException("initializer '" + name + "' is streamed and needs an external-data file");
         }
         return t.build();
     }

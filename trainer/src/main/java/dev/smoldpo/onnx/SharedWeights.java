@@ -2,7 +2,6 @@ package dev.smoldpo.onnx;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -25,7 +24,7 @@ public final class SharedWeights implements AutoCloseable {
     private final Path path;
     private final FileChannel channel;
     private final Map<String, Location> written = new HashMap<>();
-    private final Map<String, TensorData> contents = new HashMap<>();
+    private final Map<String, TensorSource> contents = new HashMap<>();
     private long position;
 
     public SharedWeights(Path path) {
@@ -42,32 +41,27 @@ public final class SharedWeights implements AutoCloseable {
         return path;
     }
 
-    boolean shouldStoreExternally(TensorData data) {
-        return data.raw().remaining() >= INLINE_LIMIT;
+    boolean shouldStoreExternally(TensorSource data) {
+        return !(data instanceof TensorData) || data.byteSize() >= INLINE_LIMIT;
     }
 
     /**
      * Writes {@code data} under {@code name} unless it is there already (each graph may rebuild its
      * frozen weights; the same name must then carry the same bytes); returns where it is.
      */
-    synchronized Location place(String name, TensorData data) {
+    synchronized Location place(String name, TensorSource data) {
         Location existing = written.get(name);
         if (existing != null) {
-            TensorData previous = contents.get(name);
-            if (previous != data && !(previous.dtype() == data.dtype()
-                    && java.util.Arrays.equals(previous.dims(), data.dims()) && previous.raw().equals(data.raw()))) {
+            TensorSource previous = contents.get(name);
+            if (!sameContents(previous, data)) {
                 throw new GraphException("two different tensors named '" + name + "' in shared weights " + path);
             }
             return existing;
         }
         try {
             long offset = (position + ALIGNMENT - 1) / ALIGNMENT * ALIGNMENT;
-            ByteBuffer bytes = data.raw().duplicate();
-            long length = bytes.remaining();
-            long at = offset;
-            while (bytes.hasRemaining()) {
-                at += channel.write(bytes, at);
-            }
+            long length = data.byteSize();
+            data.writeTo(channel, offset);
             position = offset + length;
             Location location = new Location(path.getFileName().toString(), offset, length);
             written.put(name, location);
@@ -76,6 +70,14 @@ public final class SharedWeights implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write weights to " + path, e);
         }
+    }
+
+    private static boolean sameContents(TensorSource a, TensorSource b) {
+        if (a == b || a.equals(b) && !(a instanceof TensorData)) {
+            return true;
+        }
+        return a instanceof TensorData x && b instanceof TensorData y && x.dtype() == y.dtype()
+                && java.util.Arrays.equals(x.dims(), y.dims()) && x.raw().equals(y.raw());
     }
 
     public long size() {

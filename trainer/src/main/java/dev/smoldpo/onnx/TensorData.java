@@ -8,7 +8,7 @@ import java.util.Arrays;
  * The contents of a constant tensor: element type, fixed dims and little-endian raw bytes. Large
  * weights may be backed by a memory-mapped buffer; nothing here copies them.
  */
-public record TensorData(DType dtype, long[] dims, ByteBuffer raw) {
+public record TensorData(DType dtype, long[] dims, ByteBuffer raw) implements TensorSource {
     public TensorData {
         dims = dims.clone();
         long count = 1;
@@ -25,10 +25,20 @@ public record TensorData(DType dtype, long[] dims, ByteBuffer raw) {
         raw = raw.slice().order(ByteOrder.LITTLE_ENDIAN);
     }
 
+    @Override
+    public void writeTo(java.nio.channels.FileChannel channel, long offset) throws java.io.IOException {
+        ByteBuffer bytes = raw.duplicate();
+        long at = offset;
+        while (bytes.hasRemaining()) {
+            at += channel.write(bytes, at);
+        }
+    }
+
     public long elementCount() {
         return raw.remaining() / dtype.byteSize;
     }
 
+    @Override
     public Shape shape() {
         return Shape.fixed(dims);
     }

@@ -15,8 +15,14 @@ public final class Value {
     private final boolean sequence;
     private final Node producer;
     private final TensorData constant;
+    private final TensorSource source;
 
     Value(String name, DType dtype, Shape shape, Kind kind, boolean sequence, Node producer, TensorData constant) {
+        this(name, dtype, shape, kind, sequence, producer, constant, constant);
+    }
+
+    Value(String name, DType dtype, Shape shape, Kind kind, boolean sequence, Node producer, TensorData constant,
+          TensorSource source) {
         this.name = name;
         this.dtype = dtype;
         this.shape = shape;
@@ -24,6 +30,12 @@ public final class Value {
         this.sequence = sequence;
         this.producer = producer;
         this.constant = constant;
+        this.source = source;
+    }
+
+    /** An initializer's contents (in memory or streamed at write time); null for other values. */
+    public TensorSource source() {
+        return kind == Kind.INITIALIZER ? source : null;
     }
 
     public String name() {

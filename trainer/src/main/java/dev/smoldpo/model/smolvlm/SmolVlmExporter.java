@@ -1,0 +1,130 @@
+package dev.smoldpo.model.smolvlm;
+
+import dev.smoldpo.artifacts.AdamWConfig;
+import dev.smoldpo.artifacts.ArtifactBuilder;
+import dev.smoldpo.artifacts.ArtifactFiles;
+import dev.smoldpo.model.hf.HfFormatException;
+import dev.smoldpo.model.hf.ModelConfig;
+import dev.smoldpo.model.hf.SafetensorsFile;
+import dev.smoldpo.model.hf.WeightCheck;
+import dev.smoldpo.model.lora.LoraConfig;
+import dev.smoldpo.model.lora.LoraTargets;
+import dev.smoldpo.onnx.ModelWriter;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A Hugging Face SmolVLM checkpoint folder → ORT training artifacts for LoRA DPO, plus the frozen
+ * reference graph, manifest.json, and the tokenizer and processor files the trainer needs.
+ */
+public final class SmolVlmExporter {
+    /** Settings of an export. */
+    public record Options(String name, LoraConfig lora, DpoConfig dpo, AdamWConfig adamw, long seed) {}
+
+    public static final String REFERENCE = "reference_model.onnx";
+    /** Files copied from the checkpoint when present (the first two are required). */
+    static final List<String> COPIED = List.of("config.json", "tokenizer.json", "tokenizer_config.json",
+            "special_tokens_map.json", "added_tokens.json", "chat_template.json", "preprocessor_config.json",
+            "processor_config.json", "generation_config.json", "vocab.json", "merges.txt");
+
+    private SmolVlmExporter() {}
+
+    public static ArtifactFiles export(Path modelDir, Path outDir, Options options) throws IOException {
+        if (!Files.isDirectory(modelDir)) {
+            throw new HfFormatException(modelDir + ": not a model folder");
+        }
+        Path weightsFile = modelDir.resolve("model.safetensors");
+        if (!Files.exists(weightsFile)) {
+            for (String pickle : List.of("pytorch_model.bin", "model.bin", "pytorch_model.pt")) {
+                if (Files.exists(modelDir.resolve(pickle))) {
+                    SafetensorsFile.refuseNonSafetensors(modelDir.resolve(pickle));
+                }
+            }
+            if (Files.exists(modelDir.resolve("model.safetensors.index.json"))) {
+                throw new HfFormatException(modelDir + ": sharded checkpoints (model.safetensors.index.json) are not supported yet");
+            }
+            throw new HfFormatException(modelDir + ": model.safetensors is missing");
+        }
+        SafetensorsFile.refuseNonSafetensors(weightsFile);
+        for (String required : List.of("config.json", "tokenizer.json")) {
+            if (!Files.isRegularFile(modelDir.resolve(required))) {
+                throw new HfFormatException(modelDir + ": " + required + " is missing");
+            }
+        }
+        ModelConfig config = ModelConfig.load(modelDir);
+        try (SafetensorsFile file = SafetensorsFile.open(weightsFile)) {
+            WeightCheck.verify(config, file);
+            SmolVlmDpoModel model = new SmolVlmDpoModel(config, new FrozenWeights(file), options.lora(), options.dpo(),
+                    options.seed());
+            Map<String, Object> extra = manifestExtra(modelDir, config, model, options);
+            return ArtifactBuilder.build(model, options.adamw(), outDir, options.name(), extra, (dir, weights) -> {
+                ModelWriter.write(model.referenceGraph(), dir.resolve(REFERENCE), weights);
+                for (String name : COPIED) {
+                    Path source = modelDir.resolve(name);
+                    if (Files.isRegularFile(source)) {
+                        Files.copy(source, dir.resolve(name), StandardCopyOption.REPLACE_EXISTING);
+                    }
+                }
+            });
+        }
+    }
+
+    private static Map<String, Object> manifestExtra(Path modelDir, ModelConfig config, SmolVlmDpoModel model,
+                                                     Options options) throws IOException {
+        Map<String, Object> m = new LinkedHashMap<>();
+        Map<String, Object> source = new LinkedHashMap<>();
+        source.put("path", modelDir.toAbsolutePath().toString());
+        source.put("config_sha256", sha256(modelDir.resolve("config.json")));
+        source.put("weights_sha256", sha256(modelDir.resolve("model.safetensors")));
+        m.put("source", source);
+        Map<String, Object> modelInfo = new LinkedHashMap<>();
+        modelInfo.put("model_type", config.modelType());
+        modelInfo.put("image_token_id", config.imageTokenId());
+        modelInfo.put("image_seq_len", config.imageSeqLen());
+        modelInfo.put("tile_size", config.vision().imageSize());
+        modelInfo.put("patch_size", config.vision().patchSize());
+        modelInfo.put("vocab_size", config.vocabSize());
+        modelInfo.put("max_position_embeddings", config.text().maxPositionEmbeddings());
+        m.put("model", modelInfo);
+        Map<String, Object> lora = new LinkedHashMap<>();
+        lora.put("r", options.lora().r());
+        lora.put("lora_alpha", options.lora().alpha());
+        lora.put("lora_dropout", options.lora().dropout());
+        lora.put("target_modules", options.lora().targetModules());
+        lora.put("text_only", options.lora().textOnly());
+        lora.put("init_seed", options.seed());
+        lora.put("adapted_modules", model.targets().stream().map(LoraTargets.Target::module).toList());
+        m.put("lora", lora);
+        Map<String, Object> dpo = new LinkedHashMap<>();
+        dpo.put("loss_type", options.dpo().lossType().trlName());
+        dpo.put("label_smoothing", options.dpo().labelSmoothing());
+        dpo.put("reference_free", options.dpo().referenceFree());
+        dpo.put("layouts", List.of(DpoLayout.SHARED_PREFIX.configName(), DpoLayout.CONCATENATED.configName()));
+        m.put("dpo", dpo);
+        m.put("reference_model", REFERENCE);
+        m.put("reference_outputs_image_features", !model.adaptsVision());
+        return m;
+    }
+
+    static String sha256(Path file) throws IOException {
+        try (InputStream in = Files.newInputStream(file)) {
+            MessageDigest digest = MessageDigest.getInstance("SHA-256");
+            byte[] buffer = new byte[1 << 20];
+            for (int n; (n = in.read(buffer)) > 0; ) {
+                digest.update(buffer, 0, n);
+            }
+            return HexFormat.of().formatHex(digest.digest());
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

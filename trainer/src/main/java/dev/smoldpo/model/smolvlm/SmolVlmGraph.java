@@ -1,0 +1,308 @@
+package dev.smoldpo.model.smolvlm;
+
+import static dev.smoldpo.model.smolvlm.SmolVlmInputs.*;
+
+import dev.smoldpo.model.hf.ModelConfig;
+import dev.smoldpo.model.lora.LoraConfig;
+import dev.smoldpo.model.lora.LoraTargets;
+import dev.smoldpo.onnx.DType;
+import dev.smoldpo.onnx.Graph;
+import dev.smoldpo.onnx.Shape;
+import dev.smoldpo.onnx.TensorData;
+import dev.smoldpo.onnx.Value;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Builds the SmolVLM (Idefics3) forward pass into a {@link Graph}, exactly as
+ * shared/reference/smolvlm.md describes: SigLIP vision tower, pixel-shuffle connector, merge of
+ * image features at {@code <image>} positions, Llama decoder, and logits only at the scored
+ * completion positions. Linear layers listed in {@code adapters} get LoRA.
+ */
+public final class SmolVlmGraph {
+    /** Masked attention scores: large and finite, so a fully masked (padding) row stays finite. */
+    private static final double MASKED_SCORE = -1e9;
+
+    private final Graph g;
+    private final ModelConfig config;
+    private final FrozenWeights weights;
+    private final Map<String, LoraTargets.Target> adapters;
+    private final Map<String, Value> trainable;
+    private final LoraConfig lora;
+    private final Value dropoutMode;
+    private long dropoutSeed = 1;
+
+    /**
+     * @param adapters module name → target, for the adapted linear layers (empty for the reference)
+     * @param trainable declared LoRA tensors by name ({@link LoraTargets.Target#loraA()} / loraB())
+     * @param training whether LoRA dropout is active
+     */
+    public SmolVlmGraph(Graph g, ModelConfig config, FrozenWeights weights, Map<String, LoraTargets.Target> adapters,
+                        Map<String, Value> trainable, LoraConfig lora, boolean training) {
+        this.g = g;
+        this.config = config;
+        this.weights = weights;
+        this.adapters = adapters;
+        this.trainable = trainable;
+        this.lora = lora;
+        this.dropoutMode = training && lora != null && lora.dropout() > 0
+                ? g.constant(TensorData.bools(new long[0], true)) : null;
+    }
+
+    // ---- inputs ----
+
+    /** The vision inputs, declared on the graph. */
+    public record VisionInputs(Value pixelValues, Value patchPositionIds, Value patchMask) {}
+
+    /** The text and selection inputs, declared on the graph. */
+    public record TextInputs(Value inputIds, Value positionIds, Value segmentIds, Value mergeIndex, Value targetIndex,
+                             Value targetIds, Value chosenWeight, Value rejectedWeight, Value chosenRows,
+                             Value rejectedRows) {}
+
+    public VisionInputs declareVisionInputs() {
+        int s = config.vision().imageSize();
+        int p = config.vision().numPatches();
+        return new VisionInputs(
+                g.input(PIXEL_VALUES, DType.FLOAT, Shape.of("tiles", 3, s, s)),
+                g.input(PATCH_POSITION_IDS, DType.INT64, Shape.of("tiles", p)),
+                g.input(PATCH_MASK, DType.BOOL, Shape.of("tiles", p)));
+    }
+
+    public TextInputs declareTextInputs() {
+        return new TextInputs(
+                g.input(INPUT_IDS, DType.INT64, Shape.of("rows", "T")),
+                g.input(POSITION_IDS, DType.INT64, Shape.of("rows", "T")),
+                g.input(SEGMENT_IDS, DType.INT64, Shape.of("rows", "T")),
+                g.input(MERGE_INDEX, DType.INT64, Shape.of("rows", "T")),
+                g.input(TARGET_INDEX, DType.INT64, Shape.of("rows", "K")),
+                g.input(TARGET_IDS, DType.INT64, Shape.of("rows", "K")),
+                g.input(CHOSEN_WEIGHT, DType.FLOAT, Shape.of("rows", "K")),
+                g.input(REJECTED_WEIGHT, DType.FLOAT, Shape.of("rows", "K")),
+                g.input(CHOSEN_ROWS, DType.FLOAT, Shape.of("pairs", "rows")),
+                g.input(REJECTED_ROWS, DType.FLOAT, Shape.of("pairs", "rows")));
+    }
+
+    // ---- vision ----
+
+    /** Image features [tiles, L, text hidden]: vision tower, pixel shuffle and projection. */
+    public Value imageFeatures(VisionInputs in) {
+        ModelConfig.VisionConfig v = config.vision();
+        int patch = v.patchSize();
+        int side = v.patchesPerSide();
+        int hidden = v.hiddenSize();
+        String prefix = "model.vision_model.";
+        // Patch embedding: a stride-p convolution is a reshape to patches and one MatMul.
+        Value patches = g.reshape(in.pixelValues(), 0, 3, side, patch, side, patch);
+        patches = g.transpose(patches, 0, 2, 4, 1, 3, 5);
+        patches = g.reshape(patches, 0, (long) side * side, 3L * patch * patch);
+        Value x = g.add(g.matMul(patches, g.initializer(prefix + "embeddings.patch_embedding.weight.T",
+                weights.transposed(prefix + "embeddings.patch_embedding.weight"))),
+                frozen(prefix + "embeddings.patch_embedding.bias"));
+        x = g.add(x, g.gather(frozen(prefix + "embeddings.position_embedding.weight"), in.patchPositionIds(), 0));
+        // Key mask [tiles, 1, 1, P]: padding patches are never attended to.
+        Value keyMask = g.unsqueeze(in.patchMask(), 1, 2);
+        for (int l = 0; l < v.numHiddenLayers(); l++) {
+            String layer = prefix + "encoder.layers." + l + ".";
+            Value h = layerNorm(x, layer + "layer_norm1", v.layerNormEps());
+            x = g.add(x, visionAttention(h, layer + "self_attn.", keyMask));
+            h = layerNorm(x, layer + "layer_norm2", v.layerNormEps());
+            Value up = linear(h, layer + "mlp.fc1", true);
+            x = g.add(x, linear(g.msNode("FastGelu").in(up).out(), layer + "mlp.fc2", true));
+        }
+        x = layerNorm(x, prefix + "post_layernorm", v.layerNormEps());
+        return connector(x, side, hidden);
+    }
+
+    private Value visionAttention(Value h, String prefix, Value keyMask) {
+        ModelConfig.VisionConfig v = config.vision();
+        int heads = v.numAttentionHeads();
+        int d = v.headDim();
+        Value q = g.transpose(g.reshape(linear(h, prefix + "q_proj", true), 0, 0, heads, d), 0, 2, 1, 3);
+        Value k = g.transpose(g.reshape(linear(h, prefix + "k_proj", true), 0, 0, heads, d), 0, 2, 3, 1);
+        Value val = g.transpose(g.reshape(linear(h, prefix + "v_proj", true), 0, 0, heads, d), 0, 2, 1, 3);
+        Value scores = g.mul(g.matMul(q, k), g.scalar(DType.FLOAT, 1 / Math.sqrt(d)));
+        scores = g.where(keyMask, scores, g.scalar(DType.FLOAT, MASKED_SCORE));
+        Value out = g.matMul(g.softmax(scores, -1), val);
+        out = g.reshape(g.transpose(out, 0, 2, 1, 3), 0, 0, (long) heads * d);
+        return linear(out, prefix + "out_proj", true);
+    }
+
+    /** Pixel shuffle by the scale factor (as upstream: view, permute, reshape, permute, reshape), then the projection. */
+    private Value connector(Value x, int side, int hidden) {
+        long s = config.scaleFactor();
+        Value y = g.reshape(x, 0, side, side / s, hidden * s);
+        y = g.transpose(y, 0, 2, 1, 3);
+        y = g.reshape(y, 0, side / s, side / s, hidden * s * s);
+        y = g.transpose(y, 0, 2, 1, 3);
+        y = g.reshape(y, 0, (long) side * side / (s * s), hidden * s * s);
+        return linear(y, "model.connector.modality_projection.proj", false);
+    }
+
+    // ---- text ----
+
+    /** Final hidden states [rows, T, D] of the decoder, with image features merged in. */
+    public Value textHidden(TextInputs in, Value imageFeatures) {
+        ModelConfig.TextConfig t = config.text();
+        String prefix = "model.text_model.";
+        int d = t.hiddenSize();
+        Value tokens = g.gather(frozen(prefix + "embed_tokens.weight"), in.inputIds(), 0);
+        Value table = g.concat(0, g.reshape(tokens, -1, d), g.reshape(imageFeatures, -1, d));
+        Value x = g.gather(table, in.mergeIndex(), 0);
+        Value mask = attentionMask(in.segmentIds(), in.positionIds());
+        Value[] rope = rope(in.positionIds());
+        for (int l = 0; l < t.numHiddenLayers(); l++) {
+            String layer = prefix + "layers." + l + ".";
+            Value h = rmsNorm(x, layer + "input_layernorm.weight", t.rmsNormEps());
+            x = g.add(x, textAttention(h, layer + "self_attn.", mask, rope));
+            h = rmsNorm(x, layer + "post_attention_layernorm.weight", t.rmsNormEps());
+            Value gate = linear(h, layer + "mlp.gate_proj", false);
+            Value up = linear(h, layer + "mlp.up_proj", false);
+            Value silu = g.mul(gate, g.unary("Sigmoid", gate));
+            x = g.add(x, linear(g.mul(silu, up), layer + "mlp.down_proj", false));
+        }
+        return rmsNorm(x, prefix + "norm.weight", t.rmsNormEps());
+    }
+
+    /**
+     * BOOL [rows, 1, 1, T, T]: query i may see key j when j is not padding, comes no later in
+     * position, and lies in the prompt or in i's own segment. This is the causal mask for one
+     * sequence, and for the shared-prefix layout it also hides chosen from rejected and back.
+     */
+    private Value attentionMask(Value segmentIds, Value positionIds) {
+        Value segQ = g.unsqueeze(segmentIds, 2);
+        Value segK = g.unsqueeze(segmentIds, 1);
+        Value posQ = g.unsqueeze(positionIds, 2);
+        Value posK = g.unsqueeze(positionIds, 1);
+        Value notPad = g.node("Greater").in(segK, g.longs(0)).out();
+        Value causal = g.node("LessOrEqual").in(posK, posQ).out();
+        Value visible = g.node("Or").in(g.node("Equal").in(segK, g.longs(1)).out(), g.node("Equal").in(segK, segQ).out()).out();
+        Value allowed = g.node("And").in(g.node("And").in(notPad, causal).out(), visible).out();
+        return g.unsqueeze(allowed, 1, 2);
+    }
+
+    /** cos and sin [rows, T, 1, head_dim] of HF Llama's rotary embedding (inv_freq = θ^(-2i/d), emb = [f, f]). */
+    private Value[] rope(Value positionIds) {
+        ModelConfig.TextConfig t = config.text();
+        int d = t.headDim();
+        float[] invFreq = new float[d / 2];
+        for (int i = 0; i < d / 2; i++) {
+            invFreq[i] = (float) (1.0 / Math.pow(t.ropeTheta(), (2.0 * i) / d));
+        }
+        Value pos = g.unsqueeze(g.cast(positionIds, DType.FLOAT), 2);
+        Value freqs = g.mul(pos, g.constant(TensorData.floats(new long[] {d / 2}, invFreq)));
+        Value emb = g.unsqueeze(g.concat(-1, freqs, freqs), 2);
+        return new Value[] {g.unary("Cos", emb), g.unary("Sin", emb)};
+    }
+
+    private Value applyRope(Value x, Value[] rope) {
+        int half = config.text().headDim() / 2;
+        Value first = g.node("Slice").in(x, g.longs(0), g.longs(half), g.longs(-1)).out();
+        Value second = g.node("Slice").in(x, g.longs(half), g.longs(Long.MAX_VALUE), g.longs(-1)).out();
+        Value rotated = g.concat(-1, g.neg(second), first);
+        return g.add(g.mul(x, rope[0]), g.mul(rotated, rope[1]));
+    }
+
+    /** Grouped-query attention: query head j·G + i uses key/value head j (HF's repeat_kv). */
+    private Value textAttention(Value h, String prefix, Value mask, Value[] rope) {
+        ModelConfig.TextConfig t = config.text();
+        int heads = t.numAttentionHeads();
+        int kv = t.numKeyValueHeads();
+        int group = heads / kv;
+        int d = t.headDim();
+        Value q = applyRope(g.reshape(linear(h, prefix + "q_proj", false), 0, 0, heads, d), rope);
+        Value k = applyRope(g.reshape(linear(h, prefix + "k_proj", false), 0, 0, kv, d), rope);
+        Value v = g.reshape(linear(h, prefix + "v_proj", false), 0, 0, kv, d);
+        q = g.transpose(g.reshape(q, 0, 0, kv, group, d), 0, 2, 3, 1, 4);   // [rows, kv, G, T, d]
+        k = g.unsqueeze(g.transpose(k, 0, 2, 3, 1), 2);                      // [rows, kv, 1, d, T]
+        v = g.unsqueeze(g.transpose(v, 0, 2, 1, 3), 2);                      // [rows, kv, 1, T, d]
+        Value scores = g.mul(g.matMul(q, k), g.scalar(DType.FLOAT, 1 / Math.sqrt(d)));
+        scores = g.where(mask, scores, g.scalar(DType.FLOAT, MASKED_SCORE));
+        Value out = g.matMul(g.softmax(scores, -1), v);                        // [rows, kv, G, T, d]
+        out = g.reshape(g.transpose(out, 0, 3, 1, 2, 4), 0, 0, (long) heads * d);
+        return linear(out, prefix + "o_proj", false);
+    }
+
+    // ---- completion log-probs ----
+
+    /** Per-row sums over the scored tokens, and per-pair results. */
+    public record CompletionScores(Value chosenLogps, Value rejectedLogps, Value chosenLength, Value rejectedLength,
+                                   Value chosenLogitsMean, Value rejectedLogitsMean) {}
+
+    /**
+     * Logits and log-softmax at the scored positions only (K per row, not T), then the summed
+     * log-probs of each pair's chosen and rejected completions.
+     */
+    public CompletionScores completionScores(Value hidden, TextInputs in) {
+        int d = config.text().hiddenSize();
+        Value selected = g.gather(g.reshape(hidden, -1, d), in.targetIndex(), 0);       // [rows, K, D]
+        Value lmHead = config.tieWordEmbeddings()
+                ? g.initializer("lm_head.tied.T", weights.transposed("model.text_model.embed_tokens.weight"))
+                : g.initializer("lm_head.weight.T", weights.transposed("lm_head.weight"));
+        Value logits = g.matMul(selected, lmHead);                                         // [rows, K, V]
+        Value logp = g.logSoftmax(logits, -1);
+        Value tokenLogp = g.squeeze(g.node("GatherElements").in(logp, g.unsqueeze(in.targetIds(), -1))
+                .attr("axis", -1L).out(), -1);                                             // [rows, K]
+        Value meanLogit = g.reduceMean(logits, false, -1);                                 // [rows, K]
+        return new CompletionScores(
+                perPair(tokenLogp, in.chosenWeight(), in.chosenRows()),
+                perPair(tokenLogp, in.rejectedWeight(), in.rejectedRows()),
+                perPair(null, in.chosenWeight(), in.chosenRows()),
+                perPair(null, in.rejectedWeight(), in.rejectedRows()),
+                g.div(perPair(meanLogit, in.chosenWeight(), in.chosenRows()), perPair(null, in.chosenWeight(), in.chosenRows())),
+                g.div(perPair(meanLogit, in.rejectedWeight(), in.rejectedRows()), perPair(null, in.rejectedWeight(), in.rejectedRows())));
+    }
+
+    /** [pairs]: Σ over each pair's row of values·weight (or of the weights alone when values is null). */
+    private Value perPair(Value values, Value weight, Value rowsOfPairs) {
+        Value weighted = values == null ? weight : g.mul(values, weight);
+        Value perRow = g.reduceSum(weighted, true, 1);                                     // [rows, 1]
+        return g.squeeze(g.matMul(rowsOfPairs, perRow), 1);                               // [pairs]
+    }
+
+    // ---- building blocks ----
+
+    private Value frozen(String name) {
+        return g.hasValue(name) ? g.value(name) : g.initializer(name, weights.asIs(name));
+    }
+
+    private Value frozenT(String weightName) {
+        String name = weightName + ".T";
+        return g.hasValue(name) ? g.value(name) : g.initializer(name, weights.transposed(weightName));
+    }
+
+    /** x W^T (+ b) (+ scale · dropout(x) A^T B^T when the module has an adapter). */
+    private Value linear(Value x, String module, boolean bias) {
+        Value y = g.matMul(x, frozenT(module + ".weight"));
+        if (bias) {
+            y = g.add(y, frozen(module + ".bias"));
+        }
+        LoraTargets.Target target = adapters.get(module);
+        if (target == null) {
+            return y;
+        }
+        Value a = trainable.get(target.loraA());
+        Value b = trainable.get(target.loraB());
+        Value input = dropoutMode == null ? x : g.dropout(x, lora.dropout(), dropoutMode, dropoutSeed++).get(0);
+        Value down = g.matMul(input, g.transpose(a, 1, 0));
+        Value delta = g.matMul(down, g.transpose(b, 1, 0));
+        return g.add(y, g.mul(delta, g.scalar(DType.FLOAT, lora.scale())));
+    }
+
+    private Value layerNorm(Value x, String module, double eps) {
+        return g.node("LayerNormalization").in(x, frozen(module + ".weight"), frozen(module + ".bias"))
+                .attr("axis", -1L).attr("epsilon", eps).out();
+    }
+
+    private Value rmsNorm(Value x, String weightName, double eps) {
+        return g.rmsNorm(x, frozen(weightName), eps);
+    }
+
+    /** Which of this config's linear layers get adapters under {@code lora}. */
+    public static List<LoraTargets.Target> adapterTargets(ModelConfig config, LoraConfig lora) {
+        Map<String, long[]> shapes = new java.util.LinkedHashMap<>();
+        for (ModelConfig.WeightSpec w : config.expectedWeights()) {
+            shapes.put(w.name(), w.shape());
+        }
+        return LoraTargets.select(shapes, lora);
+    }
+}

@@ -1,0 +1,53 @@
+package dev.smoldpo.model.smolvlm;
+
+/**
+ * Names of the graph inputs and outputs: the contract between the data collator and the graphs.
+ *
+ * <p>Shapes: {@code tiles} image tiles of the batch (all-padding tiles already dropped), {@code P}
+ * patches per tile, {@code rows} token rows (one per pair in the shared-prefix layout, two in the
+ * concatenated one), {@code T} tokens per row, {@code K} scored completion tokens per row,
+ * {@code pairs} preference pairs.
+ */
+public final class SmolVlmInputs {
+    private SmolVlmInputs() {}
+
+    /** FLOAT [tiles, 3, S, S]: normalised pixels. */
+    public static final String PIXEL_VALUES = "pixel_values";
+    /** INT64 [tiles, P]: bucketed position id of each patch (0 for padding patches). */
+    public static final String PATCH_POSITION_IDS = "patch_position_ids";
+    /** BOOL [tiles, P]: whether a patch holds any real pixel. */
+    public static final String PATCH_MASK = "patch_mask";
+    /** INT64 [rows, T]. */
+    public static final String INPUT_IDS = "input_ids";
+    /** INT64 [rows, T]: RoPE positions; the rejected part restarts after the prompt in the shared-prefix layout. */
+    public static final String POSITION_IDS = "position_ids";
+    /** INT64 [rows, T]: 0 padding, 1 prompt, 2 chosen, 3 rejected. A token sees earlier-positioned tokens of the prompt and of its own segment. */
+    public static final String SEGMENT_IDS = "segment_ids";
+    /** INT64 [rows, T]: row of concat(token embeddings [rows·T, D], image features [tiles·L, D]) that each position takes. */
+    public static final String MERGE_INDEX = "merge_index";
+    /** INT64 [rows, K]: flat position (row·T + t) whose hidden state predicts each scored token. */
+    public static final String TARGET_INDEX = "target_index";
+    /** INT64 [rows, K]: the scored tokens. */
+    public static final String TARGET_IDS = "target_ids";
+    /** FLOAT [rows, K]: 1 where the scored token belongs to the chosen completion. */
+    public static final String CHOSEN_WEIGHT = "chosen_weight";
+    /** FLOAT [rows, K]: 1 where the scored token belongs to the rejected completion. */
+    public static final String REJECTED_WEIGHT = "rejected_weight";
+    /** FLOAT [pairs, rows]: which row holds each pair's chosen completion. */
+    public static final String CHOSEN_ROWS = "chosen_rows";
+    /** FLOAT [pairs, rows]: which row holds each pair's rejected completion. */
+    public static final String REJECTED_ROWS = "rejected_rows";
+    /** FLOAT [pairs]: reference log-probs (absent when reference-free). */
+    public static final String REF_CHOSEN_LOGPS = "ref_chosen_logps";
+    public static final String REF_REJECTED_LOGPS = "ref_rejected_logps";
+    /** FLOAT [1]: DPO β. */
+    public static final String BETA = "beta";
+
+    public static final String LOSS = "loss";
+    public static final String CHOSEN_LOGPS = "chosen_logps";
+    public static final String REJECTED_LOGPS = "rejected_logps";
+    public static final String CHOSEN_LOGITS_MEAN = "chosen_logits_mean";
+    public static final String REJECTED_LOGITS_MEAN = "rejected_logits_mean";
+    /** FLOAT [tiles, L, D]: connector output (reference graph, when the vision tower has no adapters). */
+    public static final String IMAGE_FEATURES = "image_features";
+}
