@@ -59,8 +59,9 @@ public final class PatchPositions {
     private static long[] buckets(int count, int n) {
         long[] out = new long[count];
         for (int i = 0; i < count; i++) {
-            // torch's arange accumulates in double and stores float32: start + i * step, rounded
-            float coord = (float) (i * (1.0 / count));
+            // upstream's step 1/nb is a float32 tensor; arange accumulates start + i·step in double
+            // and stores float32. The boundaries' step is a Python float (double).
+            float coord = (float) (i * (double) (1f / count));
             int bucket = 0;
             for (int b = 1; b < n; b++) {
                 float boundary = (float) (1.0 / n + (b - 1) * (1.0 / n));
