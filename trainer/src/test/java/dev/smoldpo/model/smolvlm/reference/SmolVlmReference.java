@@ -94,6 +94,37 @@ public final class SmolVlmReference {
             return new Input(inputIds, tiles, pixelMask, null, null, null);
         }
 
+        /**
+         * From flat processor outputs: {@code pixelValues [n, 3, S, S]} and
+         * {@code pixelAttentionMask [n, S, S]} (nonzero = real pixel; null = all real).
+         */
+        public static Input ofFlat(long[] inputIds, float[] pixelValues, long[] pixelAttentionMask, int n) {
+            if (n == 0) {
+                return text(inputIds);
+            }
+            if (pixelValues.length % n != 0) {
+                throw new IllegalArgumentException(pixelValues.length + " pixel values are not " + n + " tiles");
+            }
+            int per = pixelValues.length / n;
+            float[][] tiles = new float[n][];
+            boolean[][] masks = pixelAttentionMask == null ? null : new boolean[n][];
+            int pixels = per / 3;
+            if (masks != null && pixelAttentionMask.length != (long) n * pixels) {
+                throw new IllegalArgumentException("pixel mask has " + pixelAttentionMask.length + " values, expected "
+                        + (long) n * pixels);
+            }
+            for (int i = 0; i < n; i++) {
+                tiles[i] = Arrays.copyOfRange(pixelValues, i * per, (i + 1) * per);
+                if (masks != null) {
+                    masks[i] = new boolean[pixels];
+                    for (int j = 0; j < pixels; j++) {
+                        masks[i][j] = pixelAttentionMask[i * pixels + j] != 0;
+                    }
+                }
+            }
+            return new Input(inputIds, tiles, masks, null, null, null);
+        }
+
         public Input withAttentionMask(long[] mask) {
             return new Input(inputIds, tiles, pixelMask, mask, positionIds, allowed);
         }
