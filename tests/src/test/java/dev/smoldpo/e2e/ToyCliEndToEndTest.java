@@ -24,7 +24,7 @@ class ToyCliEndToEndTest {
     @Test
     void exportThenFitLowersTheLossAndSavesACheckpoint() {
         Path artifacts = dir.resolve("toy");
-        assertEquals(0, Main.run("export-artifacts", "--out", artifacts.toString()));
+        assertEquals(0, Main.run("export-artifacts", "--toy", "--out", artifacts.toString()));
         Manifest manifest = Manifest.read(artifacts.resolve("manifest.json"));
         assertEquals(4, manifest.parameters().size());
         assertEquals("loss", manifest.outputs().get(0).name());

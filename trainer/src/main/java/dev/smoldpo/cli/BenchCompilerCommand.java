@@ -76,7 +76,7 @@ public final class BenchCompilerCommand implements Callable<Integer> {
                 in.values().forEach(OnnxTensor::close);
             }
 
-            ArtifactFiles toy = ExportArtifactsCommand.export(work.resolve("toy"), "toy", AdamWConfig.DEFAULT);
+            ArtifactFiles toy = ExportArtifactsCommand.exportToy(work.resolve("toy"), "toy", AdamWConfig.DEFAULT);
             ToyTrainer.Result r = new ToyTrainer(ToyLoraMlp.standard(), 99).fit(toy,
                     new ToyTrainer.Settings(toySteps, 32, 1, 0.01f, 1, Integer.MAX_VALUE, 1), new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
             System.out.printf("toy LoRA MLP (8-32-4, r=4, batch 32, 1 thread): %.3f ms per step (trainStep + optimizerStep), "

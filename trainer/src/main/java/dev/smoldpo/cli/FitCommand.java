@@ -50,7 +50,7 @@ public final class FitCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("no artifacts in " + dir + " (manifest.json missing): run export-artifacts first");
             }
             System.out.println("no artifacts in " + dir + ": exporting the toy model first");
-            ExportArtifactsCommand.export(dir, "toy", AdamWConfig.DEFAULT.withMaxGradNorm(1.0).withWeightDecay(0));
+            ExportArtifactsCommand.exportToy(dir, "toy", AdamWConfig.DEFAULT.withMaxGradNorm(1.0).withWeightDecay(0));
         }
         ToyTrainer trainer = new ToyTrainer(ToyLoraMlp.standard(), 99);
         ToyTrainer.Result r = trainer.fit(new ArtifactFiles(dir),
