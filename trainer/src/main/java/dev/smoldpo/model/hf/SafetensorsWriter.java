@@ -47,7 +47,10 @@ public final class SafetensorsWriter {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private final Map<String, Tensor> tensors = new TreeMap<>();
+    /** A tensor to write whose values are produced only while the file is written (one at a time). */
+    private record Pending(SafetensorsDtype dtype, long[] shape, long count, java.util.function.Supplier<float[]> values) {}
+
+    private final Map<String, Pending> tensors = new TreeMap<>();
     private final Map<String, String> metadata = new LinkedHashMap<>();
 
     public SafetensorsWriter() {
@@ -58,7 +61,29 @@ public final class SafetensorsWriter {
         if (name.equals("__metadata__")) {
             throw new IllegalArgumentException("'__metadata__' is reserved");
         }
-        if (tensors.putIfAbsent(name, new Tensor(dtype, shape, values)) != null) {
+        Tensor t = new Tensor(dtype, shape, values);
+        return addPending(name, new Pending(t.dtype(), t.shape(), values.length, t::values));
+    }
+
+    /**
+     * Adds a tensor whose values {@code generator} produces when the file is written, so a large
+     * checkpoint (e.g. random weights at SmolVLM-256M's shapes in tests) never sits whole on the heap.
+     */
+    public SafetensorsWriter addGenerated(String name, SafetensorsDtype dtype, long[] shape,
+                                          java.util.function.Supplier<float[]> generator) {
+        long n = 1;
+        for (long d : shape) {
+            n = Math.multiplyExact(n, d);
+        }
+        new Tensor(dtype, new long[] {0}, new float[0]); // validates the dtype
+        return addPending(name, new Pending(dtype, shape.clone(), n, generator));
+    }
+
+    private SafetensorsWriter addPending(String name, Pending pending) {
+        if (name.equals("__metadata__")) {
+            throw new IllegalArgumentException("'__metadata__' is reserved");
+        }
+        if (tensors.putIfAbsent(name, pending) != null) {
             throw new IllegalArgumentException("duplicate tensor name '" + name + "'");
         }
         return this;
@@ -87,15 +112,15 @@ public final class SafetensorsWriter {
             metadata.forEach(meta::put);
         }
         long offset = 0;
-        for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
-            Tensor t = e.getValue();
+        for (Map.Entry<String, Pending> e : tensors.entrySet()) {
+            Pending t = e.getValue();
             ObjectNode o = header.putObject(e.getKey());
             o.put("dtype", t.dtype().name());
             ArrayNode shape = o.putArray("shape");
             for (long d : t.shape()) {
                 shape.add(d);
             }
-            long len = (long) t.values().length * t.dtype().byteSize();
+            long len = t.count() * t.dtype().byteSize();
             o.putArray("data_offsets").add(offset).add(offset + len);
             offset += len;
         }
@@ -114,8 +139,14 @@ public final class SafetensorsWriter {
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
                 writeFully(ch, head);
                 ByteBuffer buf = ByteBuffer.allocate(1 << 16).order(ByteOrder.LITTLE_ENDIAN);
-                for (Tensor t : tensors.values()) {
-                    for (float v : t.values()) {
+                for (Map.Entry<String, Pending> e : tensors.entrySet()) {
+                    Pending t = e.getValue();
+                    float[] values = t.values().get();
+                    if (values.length != t.count()) {
+                        throw new IllegalStateException("tensor '" + e.getKey() + "': generator gave " + values.length
+                                + " values for shape " + Arrays.toString(t.shape()));
+                    }
+                    for (float v : values) {
                         if (buf.remaining() < 4) {
                             buf.flip();
                             writeFully(ch, buf);
