@@ -53,15 +53,37 @@ public final class TrainingSession implements AutoCloseable {
 
     /** Runs a train step and returns every returned output as float arrays, by name. */
     public Map<String, float[]> trainStep(Map<String, OnnxTensor> inputs) throws OrtException {
-        try (OrtSession.Result r = session.trainStep(inputs)) {
+        try (OrtSession.Result r = session.trainStep(inGraphOrder(inputs, session.getTrainInputNames()))) {
             return floatsOf(r);
         }
     }
 
     public Map<String, float[]> evalStep(Map<String, OnnxTensor> inputs) throws OrtException {
-        try (OrtSession.Result r = session.evalStep(inputs)) {
+        try (OrtSession.Result r = session.evalStep(inGraphOrder(inputs, session.getEvalInputNames()))) {
             return floatsOf(r);
         }
+    }
+
+    /**
+     * ORT's training API binds the fed tensors by position, not by name (1.28's Java trainStep
+     * passes the map's values in iteration order), so feed them in the graph's input order, and
+     * name any missing or unexpected input here rather than letting ORT misread a tensor.
+     */
+    static Map<String, OnnxTensor> inGraphOrder(Map<String, OnnxTensor> inputs, java.util.Set<String> graphInputs) {
+        Map<String, OnnxTensor> ordered = new java.util.LinkedHashMap<>();
+        for (String name : graphInputs) {
+            OnnxTensor t = inputs.get(name);
+            if (t == null) {
+                throw new IllegalArgumentException("input '" + name + "' is missing (the graph takes " + graphInputs + ")");
+            }
+            ordered.put(name, t);
+        }
+        for (String name : inputs.keySet()) {
+            if (!graphInputs.contains(name)) {
+                throw new IllegalArgumentException("the graph has no input '" + name + "' (it takes " + graphInputs + ")");
+            }
+        }
+        return ordered;
     }
 
     private static Map<String, float[]> floatsOf(OrtSession.Result r) {
