@@ -1,0 +1,155 @@
+package dev.smoldpo.cli;
+
+import ai.onnxruntime.OnnxTensor;
+import dev.smoldpo.artifacts.AdamWConfig;
+import dev.smoldpo.artifacts.ArtifactFiles;
+import dev.smoldpo.model.demo.DemoModel;
+import dev.smoldpo.model.demo.RandomCheckpoint;
+import dev.smoldpo.model.hf.ModelConfig;
+import dev.smoldpo.model.hf.SafetensorsDtype;
+import dev.smoldpo.model.lora.LoraConfig;
+import dev.smoldpo.model.smolvlm.DpoCollator;
+import dev.smoldpo.model.smolvlm.DpoConfig;
+import dev.smoldpo.model.smolvlm.DpoLayout;
+import dev.smoldpo.model.smolvlm.SmolVlmExporter;
+import dev.smoldpo.model.smolvlm.SmolVlmInputs;
+import dev.smoldpo.onnx.ModelSummary;
+import dev.smoldpo.onnx.TensorData;
+import dev.smoldpo.runtime.OrtTensors;
+import dev.smoldpo.train.TrainingSession;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** Prints export and train-step figures for the demo model and, given its config, SmolVLM-256M's shapes. */
+@Command(name = "bench-export", mixinStandardHelpOptions = true,
+        description = "Benchmark the SmolVLM export (time, peak RSS, node counts) and the CPU train step (prints figures).")
+public final class BenchExportCommand implements Callable<Integer> {
+    @Option(names = "--config", description = "A SmolVLM config.json whose shapes to benchmark with random weights "
+            + "(e.g. SmolVLM-256M-Instruct's); without it only the demo model runs.")
+    Path config;
+
+    @Option(names = "--steps", defaultValue = "3", description = "Timed train steps after one warm-up (default: ${DEFAULT-VALUE}).")
+    int steps;
+
+    @Option(names = "--question-tokens", defaultValue = "100", description = "Prompt text tokens (default: ${DEFAULT-VALUE}).")
+    int questionTokens;
+
+    @Option(names = "--answer-tokens", defaultValue = "150", description = "Tokens per answer (default: ${DEFAULT-VALUE}).")
+    int answerTokens;
+
+    @Option(names = "--threads", defaultValue = "0", description = "ORT intra-op threads, 0 = all cores (default: ${DEFAULT-VALUE}).")
+    int threads;
+
+    @Override
+    public Integer call() throws Exception {
+        Path work = Files.createTempDirectory("smoldpo-bench-export");
+        try {
+            System.out.printf("machine: %d cores, max heap %d MiB%n", Runtime.getRuntime().availableProcessors(),
+                    Runtime.getRuntime().maxMemory() >> 20);
+            run("demo", DemoModel.write(work.resolve("demo-model"), DemoModel.DEFAULT_SEED), work);
+            if (config != null) {
+                long start = System.nanoTime();
+                Path model = RandomCheckpoint.write(config, work.resolve("model"), 1, SafetensorsDtype.BF16);
+                System.out.printf("%n[%s] random bf16 checkpoint with its shapes written in %.1f s (%,d bytes)%n",
+                        config, (System.nanoTime() - start) / 1e9, Files.size(model.resolve("model.safetensors")));
+                run(config.toAbsolutePath().getParent().getFileName().toString(), model, work);
+            }
+        } finally {
+            try (var walk = Files.walk(work)) {
+                walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
+        return 0;
+    }
+
+    private void run(String label, Path model, Path work) throws Exception {
+        ModelConfig cfg = ModelConfig.load(model);
+        long start = System.nanoTime();
+        ArtifactFiles files = SmolVlmExporter.export(model, work.resolve("artifacts-" + label), new SmolVlmExporter.Options(label,
+                LoraConfig.defaults(8, 8), DpoConfig.DEFAULT, AdamWConfig.DEFAULT, 1));
+        double exportSeconds = (System.nanoTime() - start) / 1e9;
+        long exportRss = peakRssBytes();
+        System.out.printf("%n[%s] export %.1f s, peak RSS so far %.2f GiB; nodes: training %,d, eval %,d, reference %,d; "
+                        + "weights file %,d bytes%n", label, exportSeconds, exportRss / 1073741824.0,
+                ModelSummary.read(files.training()).nodeCount(), ModelSummary.read(files.eval()).nodeCount(),
+                ModelSummary.read(files.dir().resolve(SmolVlmExporter.REFERENCE)).nodeCount(), Files.size(files.weights()));
+        DpoCollator.Pair pair = syntheticPair(cfg);
+        for (DpoLayout layout : DpoLayout.values()) {
+            Map<String, TensorData> in = new HashMap<>(new DpoCollator(cfg).collate(List.of(pair), layout));
+            in.put(SmolVlmInputs.BETA, TensorData.floats(new long[] {1}, 0.1f));
+            in.put(SmolVlmInputs.REF_CHOSEN_LOGPS, TensorData.floats(new long[] {1}, -100f));
+            in.put(SmolVlmInputs.REF_REJECTED_LOGPS, TensorData.floats(new long[] {1}, -100f));
+            long open = System.nanoTime();
+            try (TrainingSession s = TrainingSession.open(files, files.checkpoint(), threads)) {
+                double openSeconds = (System.nanoTime() - open) / 1e9;
+                Map<String, OnnxTensor> feed = OrtTensors.of(s.env(), in);
+                try {
+                    s.ort().setLearningRate(1e-5f);
+                    double[] times = new double[steps + 1];
+                    for (int i = 0; i <= steps; i++) {
+                        long t = System.nanoTime();
+                        s.ort().lazyResetGrad();
+                        s.trainStep(feed);
+                        s.ort().optimizerStep();
+                        times[i] = (System.nanoTime() - t) / 1e9;
+                    }
+                    double[] timed = Arrays.copyOfRange(times, 1, times.length);
+                    Arrays.sort(timed);
+                    long tokens = in.get(SmolVlmInputs.INPUT_IDS).elementCount();
+                    double median = timed[timed.length / 2];
+                    System.out.printf("[%s] %-13s session %.1f s; train step (1 pair, %d token slots): warm-up %.2f s, "
+                                    + "median %.2f s -> %.3f pairs/s, %.0f tokens/s; peak RSS %.2f GiB%n", label,
+                            layout.configName(), openSeconds, tokens, times[0], median, 1 / median, tokens / median,
+                            peakRssBytes() / 1073741824.0);
+                } finally {
+                    feed.values().forEach(OnnxTensor::close);
+                }
+            }
+        }
+    }
+
+    /** One pair at RLHF-V-like lengths: one tile, a question and two answers of the requested lengths. */
+    private DpoCollator.Pair syntheticPair(ModelConfig cfg) {
+        SplittableRandom r = new SplittableRandom(5);
+        int vocab = cfg.vocabSize();
+        List<Long> prompt = new ArrayList<>();
+        for (int i = 0; i < cfg.imageSeqLen(); i++) {
+            prompt.add((long) cfg.imageTokenId());
+        }
+        for (int i = 0; i < questionTokens; i++) {
+            prompt.add((long) r.nextInt(vocab / 2));
+        }
+        long[] chosen = r.longs(answerTokens, 0, vocab / 2).toArray();
+        long[] rejected = r.longs(answerTokens, 0, vocab / 2).toArray();
+        int s = cfg.vision().imageSize();
+        float[] px = new float[3 * s * s];
+        for (int i = 0; i < px.length; i++) {
+            px[i] = (float) (r.nextDouble() * 2 - 1);
+        }
+        return new DpoCollator.Pair(prompt.stream().mapToLong(Long::longValue).toArray(), chosen, rejected,
+                new DpoCollator.Tiles(1, px, null));
+    }
+
+    /** VmHWM of this process (Linux), in bytes; -1 elsewhere. */
+    static long peakRssBytes() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmHWM:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+                }
+            }
+        } catch (Exception ignored) {
+            // not Linux
+        }
+        return -1;
+    }
+}
