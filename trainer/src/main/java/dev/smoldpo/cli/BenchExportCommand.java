@@ -126,10 +126,10 @@ public final class BenchExportCommand implements Callable<Integer> {
             prompt.add((long) cfg.imageTokenId());
         }
         for (int i = 0; i < questionTokens; i++) {
-            prompt.add((long) r.nextInt(vocab / 2));
+            prompt.add((long) (vocab / 4 + r.nextInt(vocab / 4)));
         }
-        long[] chosen = r.longs(answerTokens, 0, vocab / 2).toArray();
-        long[] rejected = r.longs(answerTokens, 0, vocab / 2).toArray();
+        long[] chosen = r.longs(answerTokens, vocab / 4, vocab / 2).toArray(); // ordinary tokens, clear of special ids
+        long[] rejected = r.longs(answerTokens, vocab / 4, vocab / 2).toArray();
         int s = cfg.vision().imageSize();
         float[] px = new float[3 * s * s];
         for (int i = 0; i < px.length; i++) {

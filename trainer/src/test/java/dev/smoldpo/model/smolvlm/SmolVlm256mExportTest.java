@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.onnxruntime.OnnxTensor;
 import dev.smoldpo.artifacts.AdamWConfig;
 import dev.smoldpo.artifacts.ArtifactFiles;
+import dev.smoldpo.artifacts.checkpoint.CheckpointReader;
 import dev.smoldpo.model.demo.RandomCheckpoint;
 import dev.smoldpo.model.hf.ModelConfig;
 import dev.smoldpo.model.hf.SafetensorsDtype;
@@ -55,6 +56,16 @@ class SmolVlm256mExportTest {
         ModelSummary training = ModelSummary.read(files.training());
         assertEquals(2 * (12 * 3 + 30 * 7), training.inputNames().stream().filter(n -> n.endsWith("_grad.accumulation.buffer")).count());
         assertTrue(Files.size(files.weights()) > 1_000_000_000L, "frozen f32 weights");
+        // The trainable tensors, with PEFT's prefix, are exactly PEFT's adapter names and shapes (golden list).
+        List<String> exported = new ArrayList<>();
+        for (var t : CheckpointReader.read(files.checkpoint()).trainable()) {
+            exported.add("base_model.model." + t.name() + " " + java.util.Arrays.toString(t.dims()));
+        }
+        List<String> golden;
+        try (var in = SmolVlm256mExportTest.class.getResourceAsStream("/dev/smoldpo/model/lora/peft-smolvlm-256m-default-targets-r8.txt")) {
+            golden = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).lines().toList();
+        }
+        assertEquals(new java.util.TreeSet<>(golden), new java.util.TreeSet<>(exported));
 
         List<DpoCollator.Pair> pairs = List.of(pair(config));
         Map<String, TensorData> in = new HashMap<>(new DpoCollator(config).collate(pairs, DpoLayout.SHARED_PREFIX));
