@@ -5,8 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
+import java.sql.PreparedStatement;
 import java.sql.Statement;
 import java.util.List;
+import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -21,12 +23,24 @@ class PreferenceDatasetBenchTest {
         Path file = tmp.resolve("bench.parquet");
         long t0 = System.nanoTime();
         try (Connection c = DataFixtures.duck(); Statement st = c.createStatement()) {
-            // 50,000 pseudo-random bytes per row (incompressible, like JPEG data)
-            st.execute("COPY (SELECT 'bench' AS ds_name, {'bytes': encode((SELECT string_agg(chr(33 + (hash(i * 100003 + j) % 90)::INTEGER), '')"
-                    + " FROM range(50000) r(j))), 'path': i || '.jpg'} AS image,"
-                    + " '{\"question\": \"question ' || i || '\", \"chosen\": \"good ' || i || '\", \"rejected\": \"bad ' || i || '\"}' AS text,"
-                    + " 'bench' AS origin_dataset, 'train' AS origin_split, i AS idx, i || '.jpg' AS image_path FROM range(2000) t(i))"
-                    + " TO " + PreferenceDataset.quote(file.toString()) + " (FORMAT PARQUET)");
+            st.execute("CREATE TABLE t(ds_name VARCHAR, image STRUCT(bytes BLOB, path VARCHAR), text VARCHAR,"
+                    + " origin_dataset VARCHAR, origin_split VARCHAR, idx BIGINT, image_path VARCHAR)");
+            Random rnd = new Random(1);
+            try (PreparedStatement ps = c.prepareStatement(
+                    "INSERT INTO t VALUES ('bench', {'bytes': ?::BLOB, 'path': ?}, ?, 'bench', 'train', ?, ?)")) {
+                for (int i = 0; i < 2000; i++) {
+                    byte[] image = new byte[50_000];   // incompressible, like JPEG data
+                    rnd.nextBytes(image);
+                    ps.setBytes(1, image);
+                    ps.setString(2, i + ".jpg");
+                    ps.setString(3, DataFixtures.json("question " + i, "good " + i, "bad " + i));
+                    ps.setLong(4, i);
+                    ps.setString(5, i + ".jpg");
+                    ps.addBatch();
+                    if (i % 100 == 99) ps.executeBatch();
+                }
+            }
+            st.execute("COPY t TO " + PreferenceDataset.quote(file.toString()) + " (FORMAT PARQUET)");
         }
         long written = System.nanoTime();
         System.out.printf("bench: wrote 2000 rows x 50 KB (%.1f MB) in %.0f ms%n", Files.size(file) / 1e6, (written - t0) / 1e6);
