@@ -86,6 +86,7 @@ public final class BenchExportCommand implements Callable<Integer> {
         for (DpoLayout layout : DpoLayout.values()) {
             Map<String, TensorData> in = new HashMap<>(new DpoCollator(cfg).collate(List.of(pair), layout));
             in.put(SmolVlmInputs.BETA, TensorData.floats(new long[] {1}, 0.1f));
+            in.put(SmolVlmInputs.PAIR_WEIGHT, TensorData.floats(new long[] {1}, 1f));
             in.put(SmolVlmInputs.REF_CHOSEN_LOGPS, TensorData.floats(new long[] {1}, -100f));
             in.put(SmolVlmInputs.REF_REJECTED_LOGPS, TensorData.floats(new long[] {1}, -100f));
             long open = System.nanoTime();

@@ -9,13 +9,13 @@ import dev.smoldpo.onnx.Value;
  * log-probs. With z = β(Δc − Δr), Δ = log π − log π_ref, and log σ(x) = −softplus(−x):
  * sigmoid (1−ε)·softplus(−z) + ε·softplus(z); robust ((1−ε)·softplus(−z) − ε·softplus(z))/(1−2ε);
  * hinge relu(1 − z); ipo (Δc' − Δr' − 1/(2β))² on length-normalised log-probs; apo_zero
- * (1 − σ(βΔc)) + σ(βΔr). The batch loss is the mean over pairs.
+ * (1 − σ(βΔc)) + σ(βΔr). The batch loss is Σ pair_weight · loss_pair (the mean for weights 1/pairs).
  */
 public final class DpoLossGraph {
     private DpoLossGraph() {}
 
-    public static Value meanLoss(Graph g, DpoConfig dpo, SmolVlmGraph.CompletionScores s, Value refChosen,
-                                 Value refRejected, Value beta) {
+    public static Value weightedLoss(Graph g, DpoConfig dpo, SmolVlmGraph.CompletionScores s, Value refChosen,
+                                     Value refRejected, Value beta, Value pairWeight) {
         Value chosen = s.chosenLogps();
         Value rejected = s.rejectedLogps();
         Value refC = refChosen;
@@ -43,7 +43,7 @@ public final class DpoLossGraph {
             case APO_ZERO -> g.add(g.sub(g.scalar(DType.FLOAT, 1), g.unary("Sigmoid", g.mul(beta, dc))),
                     g.unary("Sigmoid", g.mul(beta, dr)));
         };
-        return g.reduceMean(losses, false);
+        return g.reduceSum(g.mul(losses, pairWeight), false);
     }
 
     private static Value softplus(Graph g, Value x) {

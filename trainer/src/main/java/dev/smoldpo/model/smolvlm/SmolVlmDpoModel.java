@@ -85,9 +85,10 @@ public final class SmolVlmDpoModel implements ModelDefinition {
         Value refChosen = dpo.referenceFree() ? null : g.input(REF_CHOSEN_LOGPS, DType.FLOAT, Shape.of("pairs"));
         Value refRejected = dpo.referenceFree() ? null : g.input(REF_REJECTED_LOGPS, DType.FLOAT, Shape.of("pairs"));
         Value beta = g.input(BETA, DType.FLOAT, Shape.of(1));
+        Value pairWeight = g.input(PAIR_WEIGHT, DType.FLOAT, Shape.of("pairs"));
         Value hidden = model.textHidden(text, model.imageFeatures(vision));
         SmolVlmGraph.CompletionScores s = model.completionScores(hidden, text);
-        Value loss = DpoLossGraph.meanLoss(g, dpo, s, refChosen, refRejected, beta);
+        Value loss = DpoLossGraph.weightedLoss(g, dpo, s, refChosen, refRejected, beta, pairWeight);
         return new Forward(g.node("Identity").in(loss).outputNames(LOSS).out(), List.of(
                 g.node("Identity").in(s.chosenLogps()).outputNames(CHOSEN_LOGPS).out(),
                 g.node("Identity").in(s.rejectedLogps()).outputNames(REJECTED_LOGPS).out(),

@@ -40,6 +40,12 @@ public final class SmolVlmInputs {
     /** FLOAT [pairs]: reference log-probs (absent when reference-free). */
     public static final String REF_CHOSEN_LOGPS = "ref_chosen_logps";
     public static final String REF_REJECTED_LOGPS = "ref_rejected_logps";
+    /**
+     * FLOAT [pairs]: each pair's weight in the loss, Σ weight · loss_pair. The trainer gives every
+     * pair of an optimizer step 1 / (pairs in the step), so gradients accumulated over micro-batches
+     * are exactly those of the mean over the whole step; 1 / pairs gives the batch mean.
+     */
+    public static final String PAIR_WEIGHT = "pair_weight";
     /** FLOAT [1]: DPO β. */
     public static final String BETA = "beta";
 

@@ -124,6 +124,9 @@ final class DemoFixture {
     static Map<String, TensorData> dpoInputs(int pairs, float beta, float[] refChosen, float[] refRejected) {
         Map<String, TensorData> m = new HashMap<>();
         m.put(SmolVlmInputs.BETA, TensorData.floats(new long[] {1}, beta));
+        float[] weights = new float[pairs];
+        java.util.Arrays.fill(weights, 1f / pairs);
+        m.put(SmolVlmInputs.PAIR_WEIGHT, TensorData.floats(new long[] {pairs}, weights));
         m.put(SmolVlmInputs.REF_CHOSEN_LOGPS, TensorData.floats(new long[] {pairs}, refChosen));
         m.put(SmolVlmInputs.REF_REJECTED_LOGPS, TensorData.floats(new long[] {pairs}, refRejected));
         return m;

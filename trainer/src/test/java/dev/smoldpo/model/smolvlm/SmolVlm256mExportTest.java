@@ -70,6 +70,7 @@ class SmolVlm256mExportTest {
         List<DpoCollator.Pair> pairs = List.of(pair(config));
         Map<String, TensorData> in = new HashMap<>(new DpoCollator(config).collate(pairs, DpoLayout.SHARED_PREFIX));
         in.put(SmolVlmInputs.BETA, TensorData.floats(new long[] {1}, 0.1f));
+        in.put(SmolVlmInputs.PAIR_WEIGHT, TensorData.floats(new long[] {1}, 1f));
         in.put(SmolVlmInputs.REF_CHOSEN_LOGPS, TensorData.floats(new long[] {1}, -100f));
         in.put(SmolVlmInputs.REF_REJECTED_LOGPS, TensorData.floats(new long[] {1}, -100f));
         long t3;
