@@ -29,7 +29,7 @@ class ToyCliEndToEndTest {
         assertEquals(4, manifest.parameters().size());
         assertEquals("loss", manifest.outputs().get(0).name());
 
-        String out = captureStdout(() -> assertEquals(0, Main.run("fit", "--artifacts", artifacts.toString(),
+        String out = captureStdout(() -> assertEquals(0, Main.run("fit", "--toy", "--artifacts", artifacts.toString(),
                 "--max-steps", "150", "--logging-steps", "50", "--threads", "1")));
         Matcher m = Pattern.compile("eval_loss ([0-9.]+) -> ([0-9.]+)").matcher(out);
         assertTrue(m.find(), out);
@@ -43,10 +43,11 @@ class ToyCliEndToEndTest {
 
     @Test
     void badArgumentsFailWithAClearMessageAndNonZeroExit() {
-        String err = captureStderr(() -> assertEquals(1, Main.run("fit", "--artifacts", dir.resolve("missing").toString())));
+        String err = captureStderr(() -> assertEquals(1, Main.run("fit", "--toy", "--artifacts", dir.resolve("missing").toString())));
         assertTrue(err.contains("manifest.json missing"), err);
         assertTrue(Files.notExists(dir.resolve("missing")));
-        assertEquals(2, Main.run("fit", "--no-such-option"));
+        String unknown = captureStderr(() -> assertEquals(1, Main.run("fit", "--no-such-option", "3")));
+        assertTrue(unknown.contains("unknown key 'no_such_option'"), unknown);
     }
 
     private static String captureStdout(Runnable r) {

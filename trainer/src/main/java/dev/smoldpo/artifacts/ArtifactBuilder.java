@@ -193,6 +193,11 @@ public final class ArtifactBuilder {
         return graph;
     }
 
+    /** Writes an AdamW optimizer graph (e.g. a run's own hyper-parameters next to shared artifacts). */
+    public static void writeOptimizer(AdamWConfig adamw, Path file) {
+        ModelWriter.write(optimizerGraph(adamw), file, null);
+    }
+
     private static List<CheckpointTensor> checkpointTensors(List<Parameter> params) {
         List<CheckpointTensor> out = new ArrayList<>();
         for (Parameter p : params) {

@@ -2,59 +2,158 @@ package dev.smoldpo.cli;
 
 import dev.smoldpo.artifacts.AdamWConfig;
 import dev.smoldpo.artifacts.ArtifactFiles;
+import dev.smoldpo.data.DemoDataset;
 import dev.smoldpo.model.toy.ToyLoraMlp;
+import dev.smoldpo.train.DemoRecipe;
+import dev.smoldpo.train.DpoTrainer;
 import dev.smoldpo.train.ToyTrainer;
+import dev.smoldpo.train.support.TrainConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Unmatched;
 
-/** Trains from an artifacts folder. Until the DPO pieces land, it trains the toy LoRA MLP. */
-@Command(name = "fit", mixinStandardHelpOptions = true,
-        description = "Train LoRA adapters with ONNX Runtime's training API (currently: the built-in toy model).")
+/** DPO training of the LoRA adapters; with no arguments, the built-in demo end to end. */
+@Command(name = "fit", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Train LoRA adapters with DPO on ONNX Runtime's training API.",
+                "Settings use TRL DPOConfig / HF TrainingArguments / PEFT names, from --config (YAML or JSON) and",
+                "flags that override it, e.g. --learning-rate 5e-6 --num-train-epochs 3 --loss-type ipo.",
+                "With no dataset: the built-in demo (tiny SmolVLM, coloured-shapes preferences), exported if needed.",
+                "Keys: see --list-keys."})
 public final class FitCommand implements Callable<Integer> {
-    @Option(names = "--artifacts", description = "Artifacts folder (default: onnx-artifacts/toy, exported if missing).")
+    @Option(names = "--config", description = "A YAML or JSON file of training settings.")
+    Path configFile;
+
+    @Option(names = "--artifacts", description = "Artifacts folder from export-artifacts (default: onnx-artifacts/demo).")
     Path artifacts;
 
-    @Option(names = "--max-steps", defaultValue = "300", description = "Optimizer steps (default: ${DEFAULT-VALUE}).")
-    int steps;
+    @Option(names = "--dataset", description = "Preference data: RLHF-V parquet, generic parquet or JSONL (default: the generated demo set).")
+    Path dataset;
 
-    @Option(names = "--per-device-train-batch-size", defaultValue = "32", description = "Micro-batch size (default: ${DEFAULT-VALUE}).")
-    int batchSize;
+    @Option(names = "--resume", arity = "0..1", fallbackValue = "latest",
+            description = "Resume from the latest checkpoint in output_dir, or from the given checkpoint folder.")
+    String resume;
 
-    @Option(names = "--gradient-accumulation-steps", defaultValue = "1", description = "Micro-batches per step (default: ${DEFAULT-VALUE}).")
-    int accumulation;
+    @Option(names = "--list-keys", description = "Print the setting keys and their defaults, then exit.")
+    boolean listKeys;
 
-    @Option(names = "--learning-rate", defaultValue = "0.01", description = "AdamW learning rate (default: ${DEFAULT-VALUE}).")
-    float learningRate;
+    @Option(names = "--toy", description = "Train the toy LoRA MLP instead (a smoke test of the compiler).")
+    boolean toy;
 
-    @Option(names = "--threads", defaultValue = "0", description = "ORT intra-op threads, 0 = ORT's default (default: ${DEFAULT-VALUE}).")
-    int threads;
-
-    @Option(names = "--logging-steps", defaultValue = "50", description = "Log every N steps (default: ${DEFAULT-VALUE}).")
-    int loggingSteps;
-
-    @Option(names = "--seed", defaultValue = "42", description = "Seed of the data order (default: ${DEFAULT-VALUE}).")
-    long seed;
+    @Unmatched
+    List<String> flags;
 
     @Override
     public Integer call() throws Exception {
-        if (steps <= 0 || batchSize <= 0 || accumulation <= 0 || loggingSteps <= 0) {
-            throw new IllegalArgumentException("--max-steps, --per-device-train-batch-size, --gradient-accumulation-steps"
-                    + " and --logging-steps must be positive");
+        if (toy) {
+            return fitToy();
         }
+        if (listKeys) {
+            TrainConfig.defaults().values().forEach((k, v) -> System.out.printf("%-30s %s%n", k, v));
+            return 0;
+        }
+        boolean demo = dataset == null && (configFile == null || TrainConfig.load(configFile).dataset() == null);
+        TrainConfig config = demo ? DemoRecipe.config() : TrainConfig.defaults();
+        if (configFile != null) {
+            config = config.withOverrides(stringValues(TrainConfig.load(configFile)));
+        }
+        Map<String, String> overrides = parseFlags(flags);
+        if (resume != null) {
+            overrides.put("resume_from_checkpoint", resume);
+        }
+        config = config.withOverrides(overrides);
+        Path artifactsDir = artifacts != null ? artifacts : config.artifactsDir() != null ? config.artifactsDir()
+                : Path.of("onnx-artifacts", "demo");
+        Path data = dataset != null ? dataset : config.dataset();
+        if (demo) {
+            if (!Files.isRegularFile(artifactsDir.resolve(ArtifactFiles.MANIFEST))) {
+                System.out.println("no artifacts in " + artifactsDir + ": exporting the built-in demo model");
+                if (Main.run("export-artifacts", "--out", artifactsDir.toString()) != 0) {
+                    return 1;
+                }
+            }
+            data = config.outputDir().resolve("demo_dataset.parquet");
+            if (!Files.exists(data)) {
+                Files.createDirectories(config.outputDir());
+                DemoDataset.write(data, DemoRecipe.PAIRS, DemoRecipe.DATA_SEED, false);
+                System.out.println("generated the demo preference set (" + DemoRecipe.PAIRS + " pairs) at " + data);
+            }
+        } else if (data == null) {
+            throw new IllegalArgumentException("no dataset: pass --dataset FILE or set dataset in the config");
+        }
+        try (DpoTrainer trainer = new DpoTrainer(config, artifactsDir, data, System.out)) {
+            DpoTrainer.Summary s = trainer.fit();
+            System.out.println();
+            System.out.printf("done: %d steps in %.1f s; reference forward passes %d; truncated pairs %d; skipped %s%n",
+                    s.steps(), s.trainSeconds(), s.referenceForwardPasses(), s.truncatedPairs(), s.skipped());
+            if (s.firstEval() != null) {
+                System.out.printf("eval before training: rewards/accuracies %.3f, loss %.4f%n",
+                        s.firstEval().get("eval_rewards/accuracies"), s.firstEval().get("eval_loss"));
+            }
+            if (s.lastEval() != null) {
+                System.out.printf("eval after training:  rewards/accuracies %.3f, loss %.4f, margins %.4f%n",
+                        s.lastEval().get("eval_rewards/accuracies"), s.lastEval().get("eval_loss"),
+                        s.lastEval().get("eval_rewards/margins"));
+            }
+            System.out.println("metrics: " + s.outputDir().resolve("metrics.jsonl") + "; plots: " + s.outputDir()
+                    + "/{loss,rewards_accuracies,rewards_margins}.png; checkpoints: " + s.outputDir() + "/checkpoint-*");
+        }
+        return 0;
+    }
+
+    private static Map<String, String> stringValues(TrainConfig fromFile) {
+        Map<String, String> m = new LinkedHashMap<>();
+        TrainConfig defaults = TrainConfig.defaults();
+        fromFile.values().forEach((k, v) -> {
+            if (v != null && !v.equals(defaults.get(k))) {
+                m.put(k, v instanceof List<?> l ? String.join(",", l.stream().map(String::valueOf).toList()) : String.valueOf(v));
+            }
+        });
+        return m;
+    }
+
+    /** {@code --key value} and {@code --key=value} pairs; a flag without a value means true. */
+    static Map<String, String> parseFlags(List<String> args) {
+        Map<String, String> m = new LinkedHashMap<>();
+        if (args == null) {
+            return m;
+        }
+        for (int i = 0; i < args.size(); i++) {
+            String a = args.get(i);
+            if (!a.startsWith("--")) {
+                throw new IllegalArgumentException("unexpected argument '" + a + "' (settings are --key value)");
+            }
+            int eq = a.indexOf('=');
+            if (eq > 0) {
+                m.put(a.substring(2, eq), a.substring(eq + 1));
+            } else if (i + 1 < args.size() && !args.get(i + 1).startsWith("--")) {
+                m.put(a.substring(2), args.get(++i));
+            } else {
+                m.put(a.substring(2), "true");
+            }
+        }
+        return m;
+    }
+
+    private int fitToy() throws Exception {
+        Map<String, String> f = parseFlags(flags);
         Path dir = artifacts != null ? artifacts : Path.of("onnx-artifacts", "toy");
         if (!Files.isRegularFile(dir.resolve("manifest.json"))) {
             if (artifacts != null) {
-                throw new IllegalArgumentException("no artifacts in " + dir + " (manifest.json missing): run export-artifacts first");
+                throw new IllegalArgumentException("no artifacts in " + dir + " (manifest.json missing): run export-artifacts --toy first");
             }
-            System.out.println("no artifacts in " + dir + ": exporting the toy model first");
             ExportArtifactsCommand.exportToy(dir, "toy", AdamWConfig.DEFAULT.withMaxGradNorm(1.0).withWeightDecay(0));
         }
-        ToyTrainer trainer = new ToyTrainer(ToyLoraMlp.standard(), 99);
-        ToyTrainer.Result r = trainer.fit(new ArtifactFiles(dir),
-                new ToyTrainer.Settings(steps, batchSize, accumulation, learningRate, threads, loggingSteps, seed), System.out);
+        int steps = Integer.parseInt(f.getOrDefault("max-steps", "300"));
+        ToyTrainer.Result r = new ToyTrainer(ToyLoraMlp.standard(), 99).fit(new ArtifactFiles(dir),
+                new ToyTrainer.Settings(steps, 32, 1, Float.parseFloat(f.getOrDefault("learning-rate", "0.01")),
+                        Integer.parseInt(f.getOrDefault("threads", "0")), Integer.parseInt(f.getOrDefault("logging-steps", "50")), 42),
+                System.out);
         System.out.printf("done: eval_loss %.5f -> %.5f (%.1fx lower), %.2f ms/step; checkpoint: %s%n",
                 r.initialEvalLoss(), r.finalEvalLoss(), r.initialEvalLoss() / r.finalEvalLoss(), r.secondsPerStep() * 1e3,
                 dir.resolve("trained_checkpoint"));

@@ -29,14 +29,37 @@ public final class TrainingSession implements AutoCloseable {
 
     /** Opens the artifacts with {@code checkpoint} (the export's own, or a saved one). */
     public static TrainingSession open(ArtifactFiles files, Path checkpoint, int threads) throws OrtException {
+        return open(files.training(), files.eval(), files.optimizer(), checkpoint, threads, false);
+    }
+
+    /** Opens the given graphs; {@code cuda} selects ORT's CUDA execution provider (device 0). */
+    public static TrainingSession open(Path training, Path eval, Path optimizer, Path checkpoint, int threads, boolean cuda)
+            throws OrtException {
         OrtEnvironment env = OrtRuntime.environment();
+        OrtSession.SessionOptions options = sessionOptions(threads, cuda);
+        OrtTrainingSession s = env.createTrainingSession(checkpoint.toString(), training.toString(), eval.toString(),
+                optimizer.toString(), options);
+        return new TrainingSession(env, options, s);
+    }
+
+    /** Session options for {@code threads} (0 = ORT's default) and CPU or CUDA, failing clearly when CUDA is absent. */
+    public static OrtSession.SessionOptions sessionOptions(int threads, boolean cuda) throws OrtException {
+        OrtRuntime.environment(); // the first ORT class to load decides the native library: wire ours first
         OrtSession.SessionOptions options = new OrtSession.SessionOptions();
         if (threads > 0) {
             options.setIntraOpNumThreads(threads);
         }
-        OrtTrainingSession s = env.createTrainingSession(checkpoint.toString(), files.training().toString(),
-                files.eval().toString(), files.optimizer().toString(), options);
-        return new TrainingSession(env, options, s);
+        if (cuda) {
+            try {
+                options.addCUDA(0);
+            } catch (OrtException | RuntimeException e) {
+                options.close();
+                throw new IllegalStateException("--device cuda: ONNX Runtime's CUDA execution provider is not available ("
+                        + e.getMessage() + "). It needs an NVIDIA GPU, the -Port-gpu build of trainer.jar, and CUDA 13 "
+                        + "with cuDNN 9 on LD_LIBRARY_PATH; use --device cpu otherwise", e);
+            }
+        }
+        return options;
     }
 
     public OrtEnvironment env() {

@@ -1,0 +1,99 @@
+package dev.smoldpo.train;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import dev.smoldpo.model.hf.ModelConfig;
+import dev.smoldpo.model.smolvlm.DpoCollator;
+import dev.smoldpo.model.smolvlm.DpoLayout;
+import dev.smoldpo.model.smolvlm.SmolVlmInputs;
+import dev.smoldpo.onnx.TensorData;
+import dev.smoldpo.runtime.OrtRuntime;
+import dev.smoldpo.runtime.OrtTensors;
+import java.nio.file.Path;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Reference log-probs for encoded pairs: from the on-disk cache when present, else one forward
+ * pass of reference_model.onnx (an inference session) whose results go into the cache.
+ */
+public final class ReferenceScorer implements AutoCloseable {
+    private final OrtSession session;
+    private final ReferenceCache cache;
+    private final DpoCollator collator;
+    private final DpoLayout layout;
+    private long forwardPasses;
+    private long pairsScored;
+
+    public ReferenceScorer(Path referenceModel, ReferenceCache cache, ModelConfig config, DpoLayout layout, int threads,
+                           boolean cuda) throws OrtException {
+        try (OrtSession.SessionOptions options = TrainingSession.sessionOptions(threads, cuda)) {
+            this.session = OrtRuntime.environment().createSession(referenceModel.toString(), options);
+        }
+        this.cache = cache;
+        this.collator = new DpoCollator(config);
+        this.layout = layout;
+    }
+
+    /** Reference forward passes run so far (cache misses make them; hits do not). */
+    public long forwardPasses() {
+        return forwardPasses;
+    }
+
+    public long pairsScored() {
+        return pairsScored;
+    }
+
+    /** The reference log-probs of each pair, in order. */
+    public List<ReferenceCache.Logps> score(List<PairEncoder.Encoded> pairs, int batchSize) throws OrtException, SQLException {
+        LinkedHashSet<String> hashes = new LinkedHashSet<>();
+        pairs.forEach(p -> hashes.add(p.hash()));
+        Map<String, ReferenceCache.Logps> known = new HashMap<>(cache.get(hashes));
+        List<PairEncoder.Encoded> missing = new ArrayList<>();
+        for (PairEncoder.Encoded p : pairs) {
+            if (!known.containsKey(p.hash()) && missing.stream().noneMatch(m -> m.hash().equals(p.hash()))) {
+                missing.add(p);
+            }
+        }
+        for (int from = 0; from < missing.size(); from += batchSize) {
+            List<PairEncoder.Encoded> batch = missing.subList(from, Math.min(missing.size(), from + batchSize));
+            Map<String, ReferenceCache.Logps> fresh = forward(batch);
+            cache.put(fresh);
+            known.putAll(fresh);
+        }
+        List<ReferenceCache.Logps> out = new ArrayList<>();
+        for (PairEncoder.Encoded p : pairs) {
+            out.add(known.get(p.hash()));
+        }
+        return out;
+    }
+
+    private Map<String, ReferenceCache.Logps> forward(List<PairEncoder.Encoded> batch) throws OrtException {
+        Map<String, TensorData> in = collator.collate(batch.stream().map(PairEncoder.Encoded::pair).toList(), layout);
+        Map<String, OnnxTensor> feed = OrtTensors.of(OrtRuntime.environment(), in);
+        Map<String, ReferenceCache.Logps> out = new HashMap<>();
+        try (OrtSession.Result r = session.run(feed, java.util.Set.of(SmolVlmInputs.CHOSEN_LOGPS, SmolVlmInputs.REJECTED_LOGPS))) {
+            float[] chosen = OrtTensors.floats(r.get(SmolVlmInputs.CHOSEN_LOGPS).orElseThrow());
+            float[] rejected = OrtTensors.floats(r.get(SmolVlmInputs.REJECTED_LOGPS).orElseThrow());
+            for (int i = 0; i < batch.size(); i++) {
+                out.put(batch.get(i).hash(), new ReferenceCache.Logps(chosen[i], rejected[i]));
+            }
+        } finally {
+            feed.values().forEach(OnnxTensor::close);
+        }
+        forwardPasses++;
+        pairsScored += batch.size();
+        return out;
+    }
+
+    @Override
+    public void close() throws Exception {
+        session.close();
+        cache.close();
+    }
+}
