@@ -42,8 +42,15 @@ public final class FitCommand implements Callable<Integer> {
     @Option(names = "--list-keys", description = "Print the setting keys and their defaults, then exit.")
     boolean listKeys;
 
+    @Option(names = "--demo", description = "Start from the demo recipe's settings (implied when no dataset is given).")
+    boolean demoRecipe;
+
     @Option(names = "--toy", description = "Train the toy LoRA MLP instead (a smoke test of the compiler).")
     boolean toy;
+
+    /** Stops right after step N's checkpoint, as if the process had been killed there (tests of resume). */
+    @Option(names = "--stop-after-step", hidden = true)
+    long stopAfterStep;
 
     @Unmatched
     List<String> flags;
@@ -58,7 +65,7 @@ public final class FitCommand implements Callable<Integer> {
             return 0;
         }
         boolean demo = dataset == null && (configFile == null || TrainConfig.load(configFile).dataset() == null);
-        TrainConfig config = demo ? DemoRecipe.config() : TrainConfig.defaults();
+        TrainConfig config = demo || demoRecipe ? DemoRecipe.config() : TrainConfig.defaults();
         if (configFile != null) {
             config = config.withOverrides(stringValues(TrainConfig.load(configFile)));
         }
@@ -70,6 +77,12 @@ public final class FitCommand implements Callable<Integer> {
         Path artifactsDir = artifacts != null ? artifacts : config.artifactsDir() != null ? config.artifactsDir()
                 : Path.of("onnx-artifacts", "demo");
         Path data = dataset != null ? dataset : config.dataset();
+        if ((demo || demoRecipe) && !Files.isRegularFile(artifactsDir.resolve(ArtifactFiles.MANIFEST))) {
+            System.out.println("no artifacts in " + artifactsDir + ": exporting the built-in demo model");
+            if (Main.run("export-artifacts", "--out", artifactsDir.toString()) != 0) {
+                return 1;
+            }
+        }
         if (demo) {
             if (!Files.isRegularFile(artifactsDir.resolve(ArtifactFiles.MANIFEST))) {
                 System.out.println("no artifacts in " + artifactsDir + ": exporting the built-in demo model");
@@ -87,6 +100,7 @@ public final class FitCommand implements Callable<Integer> {
             throw new IllegalArgumentException("no dataset: pass --dataset FILE or set dataset in the config");
         }
         try (DpoTrainer trainer = new DpoTrainer(config, artifactsDir, data, System.out)) {
+            trainer.stopAfter(stopAfterStep);
             DpoTrainer.Summary s = trainer.fit();
             System.out.println();
             System.out.printf("done: %d steps in %.1f s; reference forward passes %d; truncated pairs %d; skipped %s%n",

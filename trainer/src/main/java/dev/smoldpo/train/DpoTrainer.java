@@ -65,6 +65,7 @@ public final class DpoTrainer implements AutoCloseable {
     private final DpoLoss kernel;
     private final SkipReport.Builder skips = new SkipReport.Builder();
     private long truncated;
+    private long stopAfterStep;
 
     public DpoTrainer(TrainConfig config, Path artifacts, Path datasetFile, PrintStream out) throws Exception {
         this.config = config;
@@ -132,6 +133,14 @@ public final class DpoTrainer implements AutoCloseable {
 
     private static int[] limit(int[] indices, Integer max) {
         return max == null || max >= indices.length ? indices : java.util.Arrays.copyOf(indices, max);
+    }
+
+    /**
+     * Ends the run right after step {@code step} (and its checkpoint, when one is due), as a kill
+     * there would: a resumed run must continue exactly. 0 = never.
+     */
+    public void stopAfter(long step) {
+        this.stopAfterStep = step;
     }
 
     public ReferenceScorer reference() {
@@ -273,6 +282,10 @@ public final class DpoTrainer implements AutoCloseable {
                         || config.saveStrategy() == TrainConfig.IntervalStrategy.EPOCH && epochEnds;
                 if (saveNow) {
                     checkpoints.save(step + 1, state, path -> session.ort().saveCheckpoint(path, true));
+                }
+                if (stopAfterStep > 0 && step + 1 == stopAfterStep) {
+                    progress.message("stopping after step " + stopAfterStep + " as asked");
+                    break;
                 }
             }
         }

@@ -1,0 +1,127 @@
+package dev.smoldpo.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.smoldpo.artifacts.checkpoint.Checkpoint;
+import dev.smoldpo.artifacts.checkpoint.CheckpointReader;
+import dev.smoldpo.artifacts.checkpoint.CheckpointTensor;
+import dev.smoldpo.cli.Main;
+import dev.smoldpo.data.DemoDataset;
+import dev.smoldpo.train.support.MetricsLog;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** fit on the demo artifacts: resume, the reference cache and gradient accumulation, through the CLI. */
+class DpoFitTest {
+    @TempDir
+    static Path root;
+    static Path artifacts;
+    static Path data;
+
+    @BeforeAll
+    static void setUp() throws Exception {
+        artifacts = root.resolve("artifacts");
+        assertEquals(0, Main.run("export-artifacts", "--out", artifacts.toString()));
+        data = DemoDataset.write(root.resolve("demo.parquet"), 96, 3, false);
+    }
+
+    /** A demo-recipe fit on the small set, deterministic (one thread), logging every step. */
+    private static int fit(Path out, String... extra) {
+        List<String> args = new ArrayList<>(List.of("fit", "--demo", "--artifacts", artifacts.toString(), "--dataset",
+                data.toString(), "--output-dir", out.toString(), "--threads", "1", "--logging-steps", "1",
+                "--eval-strategy", "no", "--eval-on-start", "false", "--max-steps", "6", "--warmup-ratio", "0"));
+        args.addAll(List.of(extra));
+        return Main.run(args.toArray(String[]::new));
+    }
+
+    private static List<Double> losses(Path out) throws Exception {
+        List<Double> losses = new ArrayList<>();
+        for (MetricsLog.Record r : MetricsLog.read(out.resolve(MetricsLog.FILE_NAME))) {
+            if (r.has(MetricsLog.LOSS)) {
+                losses.add(((Number) r.values().get(MetricsLog.LOSS)).doubleValue());
+            }
+        }
+        return losses;
+    }
+
+    private static Checkpoint finalLora(Path out, int step) {
+        return CheckpointReader.read(out.resolve("checkpoint-" + step).resolve("ort_checkpoint"));
+    }
+
+    private static void assertSameLora(Checkpoint a, Checkpoint b, double tolerance) {
+        assertEquals(a.trainable().size(), b.trainable().size());
+        for (CheckpointTensor t : a.trainable()) {
+            float[] x = t.toFloatArray();
+            float[] y = b.parameter(t.name()).toFloatArray();
+            for (int i = 0; i < x.length; i++) {
+                assertEquals(x[i], y[i], tolerance * Math.max(1, Math.abs(x[i])), t.name() + "[" + i + "]");
+            }
+        }
+    }
+
+    @Test
+    void resumeAfterAKillContinuesExactly() throws Exception {
+        Path straight = root.resolve("straight");
+        Path killed = root.resolve("killed");
+        assertEquals(0, fit(straight, "--save-steps", "3"));
+        assertEquals(0, fit(killed, "--save-steps", "3", "--stop-after-step", "3"));
+        assertEquals(3, losses(killed).size(), "the killed run logged 3 steps");
+        assertEquals(0, fit(killed, "--save-steps", "3", "--resume"));
+        List<Double> a = losses(straight);
+        List<Double> b = losses(killed);
+        assertEquals(6, a.size());
+        assertEquals(a.size(), b.size(), "no duplicated or missing steps after the resume");
+        for (int i = 0; i < a.size(); i++) {
+            assertEquals(a.get(i), b.get(i), 1e-6, "loss at step " + (i + 1));
+        }
+        assertSameLora(finalLora(straight, 6), finalLora(killed, 6), 1e-6);
+    }
+
+    @Test
+    void aSecondRunMakesNoReferenceForwardPassesAndGivesTheSameResults() throws Exception {
+        Path first = root.resolve("cache-1");
+        Path second = root.resolve("cache-2");
+        assertEquals(0, fit(first));
+        assertEquals(0, fit(second));
+        JsonNode s1 = new ObjectMapper().readTree(first.resolve("summary.json").toFile());
+        JsonNode s2 = new ObjectMapper().readTree(second.resolve("summary.json").toFile());
+        assertEquals(0, s2.get("reference_forward_passes").asLong(), "every reference log-prob came from the cache");
+        assertEquals(losses(first), losses(second));
+        assertSameLora(finalLora(first, 6), finalLora(second, 6), 0);
+        assertTrue(s1.get("reference_forward_passes").asLong() >= 0);
+    }
+
+    @Test
+    void batchOfFourEqualsFourMicroBatchesOfOne() throws Exception {
+        Path big = root.resolve("batch4");
+        Path micro = root.resolve("accum4");
+        assertEquals(0, fit(big, "--per-device-train-batch-size", "4", "--gradient-accumulation-steps", "1",
+                "--max-steps", "3", "--save-steps", "3"));
+        assertEquals(0, fit(micro, "--per-device-train-batch-size", "1", "--gradient-accumulation-steps", "4",
+                "--max-steps", "3", "--save-steps", "3"));
+        List<Double> a = losses(big);
+        List<Double> b = losses(micro);
+        assertEquals(3, a.size());
+        for (int i = 0; i < a.size(); i++) {
+            assertEquals(a.get(i), b.get(i), 1e-5, "step " + (i + 1) + " loss");
+        }
+        // float32 sums in a different order; AdamW's first steps amplify tiny gradient differences
+        assertSameLora(finalLora(big, 3), finalLora(micro, 3), 1e-4);
+    }
+
+    @Test
+    void badSettingsFailBeforeTraining() throws Exception {
+        Path out = root.resolve("bad");
+        assertEquals(1, fit(out, "--loss-type", "ipo")); // the artifacts were exported with sigmoid
+        assertEquals(1, fit(out, "--learning-rate", "fast"));
+        assertTrue(Files.notExists(out.resolve("checkpoint-1")));
+    }
+}
