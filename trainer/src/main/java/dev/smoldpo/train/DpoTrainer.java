@@ -66,6 +66,8 @@ public final class DpoTrainer implements AutoCloseable {
     private final SkipReport.Builder skips = new SkipReport.Builder();
     private long truncated;
     private long stopAfterStep;
+    /** Rows already counted as skipped or truncated: a pair met again (next epoch, next evaluation) counts once. */
+    private final java.util.Set<String> counted = new java.util.HashSet<>();
 
     public DpoTrainer(TrainConfig config, Path artifacts, Path datasetFile, PrintStream out) throws Exception {
         this.config = config;
@@ -404,11 +406,15 @@ public final class DpoTrainer implements AutoCloseable {
             switch (o) {
                 case PairEncoder.Encoded e -> {
                     usable.add(e);
-                    if (e.truncated()) {
+                    if (e.truncated() && counted.add((source == dataset ? "t" : "e") + e.example().sourceRow())) {
                         truncated++;
                     }
                 }
-                case PairEncoder.Skipped s -> skips.add(s.reason(), s.example().sourceRow());
+                case PairEncoder.Skipped s -> {
+                    if (counted.add((source == dataset ? "t" : "e") + s.example().sourceRow())) {
+                        skips.add(s.reason(), s.example().sourceRow());
+                    }
+                }
             }
         }
         return usable;
