@@ -39,6 +39,9 @@ public final class FitCommand implements Callable<Integer> {
             description = "Resume from the latest checkpoint in output_dir, or from the given checkpoint folder.")
     String resume;
 
+    @Option(names = "--precompute-ref", description = "Compute every reference log-prob up front, with a progress bar (the default; same as --precompute-ref-log-probs true).")
+    boolean precomputeRef;
+
     @Option(names = "--list-keys", description = "Print the setting keys and their defaults, then exit.")
     boolean listKeys;
 
@@ -73,6 +76,9 @@ public final class FitCommand implements Callable<Integer> {
         if (resume != null) {
             overrides.put("resume_from_checkpoint", resume);
         }
+        if (precomputeRef) {
+            overrides.put("precompute_ref_log_probs", "true");
+        }
         config = config.withOverrides(overrides);
         Path artifactsDir = artifacts != null ? artifacts : config.artifactsDir() != null ? config.artifactsDir()
                 : Path.of("onnx-artifacts", "demo");
@@ -103,8 +109,11 @@ public final class FitCommand implements Callable<Integer> {
             trainer.stopAfter(stopAfterStep);
             DpoTrainer.Summary s = trainer.fit();
             System.out.println();
-            System.out.printf("done: %d steps in %.1f s; reference forward passes %d; truncated pairs %d; skipped %s%n",
-                    s.steps(), s.trainSeconds(), s.referenceForwardPasses(), s.truncatedPairs(), s.skipped());
+            System.out.printf("done: %d steps in %.1f s (%.2f pairs/s, %.0f tokens/s; seconds by section %s); "
+                            + "reference forward passes %d; truncated pairs %d; skipped %s; peak RSS %.2f GiB%n",
+                    s.steps(), s.trainSeconds(), s.pairsTrained() / s.trainSeconds(), s.tokensTrained() / s.trainSeconds(),
+                    s.secondsBySection(), s.referenceForwardPasses(), s.truncatedPairs(), s.skipped(),
+                    BenchExportCommand.peakRssBytes() / 1073741824.0);
             if (s.firstEval() != null) {
                 System.out.printf("eval before training: rewards/accuracies %.3f, loss %.4f%n",
                         s.firstEval().get("eval_rewards/accuracies"), s.firstEval().get("eval_loss"));

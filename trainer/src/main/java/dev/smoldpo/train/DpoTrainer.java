@@ -46,7 +46,16 @@ public final class DpoTrainer implements AutoCloseable {
     /** What a run ends with. */
     public record Summary(long steps, Map<String, Double> firstEval, Map<String, Double> lastEval,
                           Map<String, Object> skipped, long referenceForwardPasses, long referencePairsScored,
-                          long truncatedPairs, double trainSeconds, Path outputDir) {}
+                          long truncatedPairs, double trainSeconds, Map<String, Double> secondsBySection,
+                          long pairsTrained, long tokensTrained, Path outputDir) {}
+
+    /** Wall-clock seconds of the training loop by section: data (read + encode), reference, trainStep, optimizerStep. */
+    private final Map<String, Double> sections = new LinkedHashMap<>(Map.of("data", 0.0, "reference", 0.0,
+            "train_step", 0.0, "optimizer_step", 0.0));
+
+    private void time(String section, long startNanos) {
+        sections.merge(section, (System.nanoTime() - startNanos) / 1e9, Double::sum);
+    }
 
     /** Relative tolerance between the graph's loss (float32) and the kernel's (double on the same log-probs). */
     static final double LOSS_CHECK_TOLERANCE = 1e-4;
@@ -212,7 +221,9 @@ public final class DpoTrainer implements AutoCloseable {
                         rows[i] = order[(int) ((cursor + i) % trainIndices.length)];
                     }
                     cursor += want;
+                    long t = System.nanoTime();
                     pairs.addAll(encode(dataset, rows));
+                    time("data", t);
                 }
                 if (cursor >= epochEnd && (step + 1) % stepsPerEpoch == 0) {
                     cursor = epochEnd; // an epoch ends with its last step
@@ -220,7 +231,9 @@ public final class DpoTrainer implements AutoCloseable {
                 if (pairs.isEmpty()) {
                     continue;
                 }
+                long tRef = System.nanoTime();
                 List<ReferenceCache.Logps> refs = config.referenceFree() ? null : reference.score(pairs, config.perDeviceEvalBatchSize());
+                time("reference", tRef);
                 session.ort().setLearningRate((float) schedule.lr(step));
                 session.ort().lazyResetGrad();
                 boolean finite = true;
@@ -228,8 +241,10 @@ public final class DpoTrainer implements AutoCloseable {
                 float weight = 1f / pairs.size();
                 for (int from = 0; from < pairs.size(); from += config.perDeviceTrainBatchSize()) {
                     int to = Math.min(pairs.size(), from + config.perDeviceTrainBatchSize());
+                    long tStep = System.nanoTime();
                     Map<String, float[]> result = run(session, pairs.subList(from, to), refs == null ? null : refs.subList(from, to),
                             weight, true);
+                    time("train_step", tStep);
                     finite &= checkAndCount(result, refs == null ? null : refs.subList(from, to), pairs.subList(from, to),
                             weight, stepMetrics);
                 }
@@ -243,7 +258,9 @@ public final class DpoTrainer implements AutoCloseable {
                     }
                 } else {
                     nonFiniteInARow = 0;
+                    long tOpt = System.nanoTime();
                     session.ort().optimizerStep();
+                    time("optimizer_step", tOpt);
                 }
                 long tokens = pairs.stream().mapToLong(PairEncoder.Encoded::tokens).sum();
                 trainSeconds += (System.nanoTime() - stepStart) / 1e9;
@@ -295,7 +312,8 @@ public final class DpoTrainer implements AutoCloseable {
         Map<String, Object> skipped = new LinkedHashMap<>(skips.build().toMap());
         skipped.put("nonfinite_steps", state.skipped("nonfinite_steps"));
         Summary summary = new Summary(state.globalStep(), firstEval, lastEval, skipped, reference.forwardPasses(),
-                reference.pairsScored(), truncated, state.trainSeconds(), outputDir);
+                reference.pairsScored(), truncated, state.trainSeconds(), java.util.Collections.unmodifiableMap(new LinkedHashMap<>(sections)), state.pairsSeen(),
+                state.tokensSeen(), outputDir);
         Map<String, Object> json = new LinkedHashMap<>();
         json.put("steps", summary.steps());
         json.put("first_eval", summary.firstEval());
@@ -304,6 +322,9 @@ public final class DpoTrainer implements AutoCloseable {
         json.put("reference_forward_passes", summary.referenceForwardPasses());
         json.put("truncated_pairs", summary.truncatedPairs());
         json.put("train_seconds", summary.trainSeconds());
+        json.put("seconds_by_section", sections);
+        json.put("pairs_trained", summary.pairsTrained());
+        json.put("tokens_trained", summary.tokensTrained());
         Files.writeString(outputDir.resolve("summary.json"), new com.fasterxml.jackson.databind.ObjectMapper()
                 .writerWithDefaultPrettyPrinter().writeValueAsString(json));
         return summary;
@@ -381,11 +402,32 @@ public final class DpoTrainer implements AutoCloseable {
 
     /** Metrics on the held-out pairs, prefixed eval_. */
     public Map<String, Double> evaluate(TrainingSession session) throws Exception {
-        PreferenceDataset source = evalDataset != null ? evalDataset : dataset;
+        return evaluate(session, evalDataset != null ? evalDataset : dataset, testIndices);
+    }
+
+    /**
+     * The metrics of a saved checkpoint (an ORT checkpoint file, or a checkpoint-N folder) on a
+     * split: "test" (the held-out pairs), "train" or "all".
+     */
+    public Map<String, Double> evaluateCheckpoint(Path checkpoint, String split) throws Exception {
+        Path ort = Files.isDirectory(checkpoint) ? RunCheckpoints.load(checkpoint).ortCheckpoint() : checkpoint;
+        try (TrainingSession session = TrainingSession.open(artifacts.resolve(ArtifactFiles.TRAINING),
+                artifacts.resolve(ArtifactFiles.EVAL), artifacts.resolve(ArtifactFiles.OPTIMIZER), ort, config.threads(),
+                config.device() == TrainConfig.Device.CUDA)) {
+            return switch (split) {
+                case "test" -> evaluate(session);
+                case "train" -> evaluate(session, dataset, trainIndices);
+                case "all" -> evaluate(session, dataset, range(dataset.size()));
+                default -> throw new IllegalArgumentException("unknown split '" + split + "': use test, train or all");
+            };
+        }
+    }
+
+    private Map<String, Double> evaluate(TrainingSession session, PreferenceDataset source, int[] indices) throws Exception {
         DpoMetrics metrics = new DpoMetrics();
         int batch = config.perDeviceEvalBatchSize();
-        for (int from = 0; from < testIndices.length; from += batch) {
-            int[] rows = java.util.Arrays.copyOfRange(testIndices, from, Math.min(testIndices.length, from + batch));
+        for (int from = 0; from < indices.length; from += batch) {
+            int[] rows = java.util.Arrays.copyOfRange(indices, from, Math.min(indices.length, from + batch));
             List<PairEncoder.Encoded> pairs = encode(source, rows);
             if (pairs.isEmpty()) {
                 continue;

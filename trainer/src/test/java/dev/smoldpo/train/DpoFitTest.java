@@ -118,6 +118,58 @@ class DpoFitTest {
     }
 
     @Test
+    void evalOfASavedCheckpointReproducesTheRunsFinalEvaluation() throws Exception {
+        Path out = root.resolve("evaluated");
+        assertEquals(0, fit(out, "--eval-strategy", "steps", "--eval-steps", "6", "--save-steps", "6"));
+        JsonNode summary = new ObjectMapper().readTree(out.resolve("summary.json").toFile());
+        java.io.ByteArrayOutputStream buf = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream old = System.out;
+        System.setOut(new java.io.PrintStream(buf, true));
+        try {
+            assertEquals(0, Main.run("eval", "--demo", "--artifacts", artifacts.toString(), "--dataset", data.toString(),
+                    "--checkpoint", out.resolve("checkpoint-6").toString(), "--threads", "1"));
+        } finally {
+            System.setOut(old);
+        }
+        String printed = buf.toString();
+        double accuracy = summary.get("last_eval").get("eval_rewards/accuracies").asDouble();
+        double loss = summary.get("last_eval").get("eval_loss").asDouble();
+        assertTrue(printed.contains(String.format(java.util.Locale.ROOT, "%.6f", accuracy)), printed);
+        assertTrue(printed.contains(String.format(java.util.Locale.ROOT, "%.6f", loss)), printed + " vs " + loss);
+    }
+
+    @Test
+    void nonFiniteLossesSkipStepsAndStopTheRunAfterNInARow() throws Exception {
+        Path out = root.resolve("exploding");
+        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream old = System.err;
+        System.setErr(new java.io.PrintStream(err, true));
+        int code;
+        try {
+            code = fit(out, "--learning-rate", "1e30", "--max-grad-norm", "0", "--max-nonfinite-steps", "2");
+        } finally {
+            System.setErr(old);
+        }
+        assertEquals(1, code);
+        assertTrue(err.toString().contains("2 steps in a row had a non-finite loss"), err.toString());
+    }
+
+    @Test
+    void cudaWithoutAGpuFailsClearly() {
+        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream old = System.err;
+        System.setErr(new java.io.PrintStream(err, true));
+        try {
+            org.junit.jupiter.api.Assumptions.assumeTrue(dev.smoldpo.nativelib.Device.CUDA.isAvailable() == false,
+                    "this machine has a GPU");
+            assertEquals(1, fit(root.resolve("cuda"), "--device", "cuda"));
+        } finally {
+            System.setErr(old);
+        }
+        assertTrue(err.toString().contains("CUDA execution provider is not available"), err.toString());
+    }
+
+    @Test
     void badSettingsFailBeforeTraining() throws Exception {
         Path out = root.resolve("bad");
         assertEquals(1, fit(out, "--loss-type", "ipo")); // the artifacts were exported with sigmoid
