@@ -54,6 +54,41 @@ class SmolVlmGraphTest {
     }
 
     @Test
+    void allPaddingTilesAreDropped() throws Exception {
+        Map<String, TensorData> lora = demo.loraWithRandomB(model, 5);
+        List<DpoCollator.Pair> pairs = demo.pairs(11);
+        DpoCollator.Pair withImage = pairs.get(1);
+        int per = 3 * demo.config.vision().imageSize() * demo.config.vision().imageSize();
+        float[] padded = java.util.Arrays.copyOf(withImage.image().pixels(), withImage.image().pixels().length + per);
+        DpoCollator.Pair paddedPair = new DpoCollator.Pair(withImage.prompt(), withImage.chosen(), withImage.rejected(),
+                new DpoCollator.Tiles(withImage.image().count() + 1, padded, null));
+        Map<String, TensorData> plain = new HashMap<>(new DpoCollator(demo.config).collate(List.of(withImage), DpoLayout.SHARED_PREFIX));
+        Map<String, TensorData> withPadding = new HashMap<>(new DpoCollator(demo.config).collate(List.of(paddedPair), DpoLayout.SHARED_PREFIX));
+        assertEquals(plain.get("pixel_values").dims()[0], withPadding.get("pixel_values").dims()[0], "the zero tile is dropped");
+        for (Map<String, TensorData> in : List.of(plain, withPadding)) {
+            in.putAll(DemoFixture.dpoInputs(1, 0.1f, new float[] {-20f}, new float[] {-22f}));
+            in.putAll(lora);
+        }
+        try (OrtSession eval = DemoFixture.session(demo.files.eval())) {
+            assertEquals(DemoFixture.run(eval, plain).get("chosen_logps")[0], DemoFixture.run(eval, withPadding).get("chosen_logps")[0]);
+        }
+    }
+
+    @Test
+    void theReferenceGraphOutputsImageFeaturesOnlyWhenTheVisionTowerIsFrozen() throws Exception {
+        var withVisionAdapters = dev.smoldpo.onnx.ModelSummary.read(demo.files.dir().resolve(SmolVlmExporter.REFERENCE));
+        assertTrue(!withVisionAdapters.outputNames().contains("image_features"));
+        var textOnly = SmolVlmExporter.export(demo.modelDir, root.resolve("text-only"), new SmolVlmExporter.Options("text",
+                new dev.smoldpo.model.lora.LoraConfig(4, 8, 0, dev.smoldpo.model.lora.LoraConfig.DEFAULT_TARGETS, true),
+                DpoConfig.DEFAULT, dev.smoldpo.artifacts.AdamWConfig.DEFAULT, 3));
+        var reference = dev.smoldpo.onnx.ModelSummary.read(textOnly.dir().resolve(SmolVlmExporter.REFERENCE));
+        assertEquals(List.of("chosen_logps", "rejected_logps", "image_features"), reference.outputNames());
+        var training = dev.smoldpo.onnx.ModelSummary.read(textOnly.training());
+        assertTrue(training.inputNames().stream().filter(n -> n.endsWith("_grad.accumulation.buffer"))
+                .allMatch(n -> n.startsWith("model.text_model.")), "text-only adapters");
+    }
+
+    @Test
     void referenceGraphEqualsTheEvalGraphWhenEveryBIsZero() throws Exception {
         Map<String, TensorData> lora = demo.initialLora(model);
         try (OrtSession eval = DemoFixture.session(demo.files.eval());
