@@ -267,7 +267,7 @@ public final class DpoTrainer implements AutoCloseable {
                 state = state.afterStep(step + 1, (double) cursor / trainIndices.length, epochIndex, cursor % trainIndices.length,
                         step + 1, cursor, state.tokensSeen() + tokens, trainSeconds);
                 if (finite) {
-                    mergeInto(window, stepMetrics);
+                    window.addAll(stepMetrics);
                 }
                 windowTokens += tokens;
                 boolean last = step + 1 == total;
@@ -328,10 +328,6 @@ public final class DpoTrainer implements AutoCloseable {
         Files.writeString(outputDir.resolve("summary.json"), new com.fasterxml.jackson.databind.ObjectMapper()
                 .writerWithDefaultPrettyPrinter().writeValueAsString(json));
         return summary;
-    }
-
-    private static void mergeInto(DpoMetrics window, DpoMetrics step) {
-        window.addAll(step);
     }
 
     /** Runs one micro-batch through trainStep (train) or evalStep; returns the graph's outputs. */

@@ -55,8 +55,9 @@ public final class ReferenceScorer implements AutoCloseable {
         pairs.forEach(p -> hashes.add(p.hash()));
         Map<String, ReferenceCache.Logps> known = new HashMap<>(cache.get(hashes));
         List<PairEncoder.Encoded> missing = new ArrayList<>();
+        java.util.Set<String> queued = new java.util.HashSet<>(known.keySet());
         for (PairEncoder.Encoded p : pairs) {
-            if (!known.containsKey(p.hash()) && missing.stream().noneMatch(m -> m.hash().equals(p.hash()))) {
+            if (queued.add(p.hash())) {
                 missing.add(p);
             }
         }
