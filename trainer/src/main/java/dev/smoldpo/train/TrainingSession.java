@@ -49,6 +49,10 @@ public final class TrainingSession implements AutoCloseable {
         if (threads > 0) {
             options.setIntraOpNumThreads(threads);
         }
+        if ("0".equals(System.getenv("SMOLDPO_CPU_ARENA"))) {
+            // ORT's CPU arena keeps freed blocks for reuse; without it peak memory follows live tensors
+            options.setCPUArenaAllocator(false);
+        }
         if (cuda) {
             try {
                 options.addCUDA(0);
