@@ -47,16 +47,20 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Downloads a model repository snapshot from the Hugging Face hub (or a mirror) with plain
- * {@link HttpClient}: no git, no Python.
+ * Downloads a model or dataset repository snapshot from the Hugging Face hub (or a mirror) with plain
+ * {@link HttpClient}: no git, no Python. The {@link RepoType} is chosen on the {@link Builder}
+ * ({@link Builder#repoType}, default {@link RepoType#MODEL}); it only changes the URL paths, the cache folder
+ * prefix and how error messages name the repository.
  *
  * <h2>HTTP contract (as used by huggingface_hub)</h2>
  *
  * <ul>
  *   <li>File list: {@code GET {endpoint}/api/models/{repo_id}/revision/{revision}?blobs=true}, a JSON object
  *       with {@code sha} (the commit) and {@code siblings[]} ({@code rfilename}, {@code size}, and for LFS
- *       files {@code lfs.sha256}).
- *   <li>Files: {@code GET {endpoint}/{repo_id}/resolve/{commit}/{filename}}. Small files come back directly
+ *       files {@code lfs.sha256}). Datasets: {@code GET {endpoint}/api/datasets/{repo_id}/revision/{revision}?blobs=true},
+ *       the same JSON.
+ *   <li>Files: {@code GET {endpoint}/{repo_id}/resolve/{commit}/{filename}} (datasets:
+ *       {@code GET {endpoint}/datasets/{repo_id}/resolve/{commit}/{filename}}). Small files come back directly
  *       with {@code ETag} = the git blob sha1; LFS files are answered with a redirect to a CDN, carrying
  *       {@code X-Linked-Etag} (the content's sha256) and {@code X-Linked-Size}. Redirects are followed by
  *       hand: {@code Authorization} is only sent to the endpoint's origin (scheme, host <em>and port</em>),
@@ -72,6 +76,7 @@ import java.util.regex.Pattern;
  *     snapshots/{commit}/config.json, model.safetensors, ...   the files themselves (no symlinks)
  *     refs/{revision}                                          the commit the revision pointed to
  *     complete/{commit}                                        written last: the files known complete
+ * {cache}/datasets--{org}--{name}/                             the same, for dataset repositories
  * </pre>
  *
  * A file is written to {@code {file}.incomplete}, resumed from there with {@code Range: bytes=N-} (restarted
@@ -131,6 +136,7 @@ public final class HubDownloader implements AutoCloseable {
     private final HubProgress progress;
     private final boolean offlineFallback;
     private final String userAgent;
+    private final RepoType repoType;
     private final HttpClient http;
 
     private HubDownloader(Builder b) {
@@ -156,6 +162,7 @@ public final class HubDownloader implements AutoCloseable {
         this.progress = b.progress;
         this.offlineFallback = b.offlineFallback;
         this.userAgent = b.userAgent;
+        this.repoType = b.repoType;
         this.http = HttpClient.newBuilder()
                 .connectTimeout(connectTimeout)
                 .followRedirects(HttpClient.Redirect.NEVER)
@@ -195,6 +202,7 @@ public final class HubDownloader implements AutoCloseable {
         private HubProgress progress = HubProgress.NONE;
         private boolean offlineFallback = true;
         private String userAgent = "smoldpo/0.1 (java.net.http)";
+        private RepoType repoType = RepoType.MODEL;
 
         private Builder(Path cacheDir) {
             this.cacheDir = cacheDir;
@@ -249,6 +257,17 @@ public final class HubDownloader implements AutoCloseable {
             return this;
         }
 
+        /**
+         * The kind of repository this downloader fetches (default {@link RepoType#MODEL}); e.g.
+         * {@code .repoType(RepoType.DATASET)} for {@code openbmb/RLHF-V-Dataset}. It picks the API and resolve
+         * paths ({@code /api/datasets/...}, {@code /datasets/{repo_id}/resolve/...}) and the cache folder
+         * ({@code datasets--{org}--{name}}).
+         */
+        public Builder repoType(RepoType repoType) {
+            this.repoType = Objects.requireNonNull(repoType, "repoType");
+            return this;
+        }
+
         public HubDownloader build() {
             return new HubDownloader(this);
         }
@@ -267,6 +286,11 @@ public final class HubDownloader implements AutoCloseable {
 
     public Path cacheDir() {
         return cacheDir;
+    }
+
+    /** The kind of repository this downloader fetches. */
+    public RepoType repoType() {
+        return repoType;
     }
 
     /** Whether a token will be sent. */
@@ -290,7 +314,7 @@ public final class HubDownloader implements AutoCloseable {
     /**
      * Downloads a snapshot.
      *
-     * @param repoId e.g. {@code HuggingFaceTB/SmolVLM-256M-Instruct}
+     * @param repoId e.g. {@code HuggingFaceTB/SmolVLM-256M-Instruct} (a dataset: {@code openbmb/RLHF-V-Dataset})
      * @param revision branch, tag or commit; null means {@code main}
      * @param wanted the files to fetch, or null for every file the API lists
      * @return the complete snapshot
@@ -341,7 +365,8 @@ public final class HubDownloader implements AutoCloseable {
                         continue;
                     }
                     throw new HubException(HubException.Kind.NOT_FOUND, "file " + w.name() + " not found in "
-                            + repoId + " at revision " + rev + " (the repository has: " + listing(info) + ")");
+                            + named(repoId) + " at revision " + rev + " (the " + repoType.noun() + " has: "
+                            + listing(info) + ")");
                 }
                 LfsPointer expected = w.expected() != null ? w.expected() : remote.map(HubDownloader::pointerOf).orElse(null);
                 items.add(new Item(w.name(), w.optional(), expected, remote.map(RepoInfo.RemoteFile::size).orElse(-1L)));
@@ -429,12 +454,16 @@ public final class HubDownloader implements AutoCloseable {
         }
     }
 
-    /** {@code GET {endpoint}/api/models/{repoId}/revision/{revision}?blobs=true}. */
+    /**
+     * {@code GET {endpoint}/api/models/{repoId}/revision/{revision}?blobs=true} ({@code /api/datasets/...} for
+     * {@link RepoType#DATASET}).
+     */
     public RepoInfo repoInfo(String repoId, String revision) throws HubException {
         validateRepoId(repoId);
         String rev = revision == null || revision.isBlank() ? DEFAULT_REVISION : revision.strip();
-        URI uri = URI.create(base() + "/api/models/" + repoId + "/revision/" + encodeSegment(rev) + "?blobs=true");
-        Exchange ex = open(uri, null, "the file list of " + repoId);
+        URI uri = URI.create(base() + "/api/" + repoType.apiSegment() + "/" + repoId + "/revision/"
+                + encodeSegment(rev) + "?blobs=true");
+        Exchange ex = open(uri, null, "the file list of " + named(repoId));
         byte[] body;
         try (InputStream in = ex.response.body()) {
             int sc = ex.response.statusCode();
@@ -442,12 +471,13 @@ public final class HubDownloader implements AutoCloseable {
                 throw httpError(sc, ex.response.headers(), readSome(in), repoId, rev, null);
             }
             ByteArrayOutputStream buf = new ByteArrayOutputStream();
-            copy(in, buf, "the file list of " + repoId, n -> {});
+            copy(in, buf, "the file list of " + named(repoId), n -> {});
             body = buf.toByteArray();
         } catch (HubException e) {
             throw e;
         } catch (IOException e) {
-            throw new HubException(HubException.Kind.OFFLINE, "reading the file list of " + repoId + " failed: " + e, e);
+            throw new HubException(HubException.Kind.OFFLINE, "reading the file list of " + named(repoId)
+                    + " failed: " + e, e);
         }
         JsonNode root;
         try {
@@ -514,8 +544,9 @@ public final class HubDownloader implements AutoCloseable {
                 return 0;
             }
             Path part = target.resolveSibling(target.getFileName() + INCOMPLETE);
-            URI uri = URI.create(base() + "/" + repoId + "/resolve/" + encodeSegment(revision) + "/" + encodePath(name));
-            String what = name + " from " + repoId;
+            URI uri = URI.create(base() + "/" + repoType.urlPrefix() + repoId + "/resolve/" + encodeSegment(revision)
+                    + "/" + encodePath(name));
+            String what = name + " from " + named(repoId);
             Exchange ex = null;
             long transferred = 0;
             long total = -1;
@@ -601,13 +632,13 @@ public final class HubDownloader implements AutoCloseable {
         }
     }
 
-    /** {@code {cache}/models--{org}--{name}}. */
+    /** {@code {cache}/models--{org}--{name}} ({@code datasets--{org}--{name}} for {@link RepoType#DATASET}). */
     public Path repoDir(String repoId) {
         validateRepoIdUnchecked(repoId);
-        return cacheDir.resolve("models--" + repoId.replace("/", "--"));
+        return cacheDir.resolve(repoType.cachePrefix() + repoId.replace("/", "--"));
     }
 
-    /** {@code {cache}/models--{org}--{name}/snapshots/{commit}}. */
+    /** {@code {cache}/models--{org}--{name}/snapshots/{commit}} (or {@code datasets--...}). */
     public Path snapshotDir(String repoId, String commit) {
         return repoDir(repoId).resolve("snapshots").resolve(safeRef(commit));
     }
@@ -825,30 +856,35 @@ public final class HubDownloader implements AutoCloseable {
                 // not JSON: leave it out
             }
         }
-        String subject = file == null ? repoId + " (revision " + revision + ")" : file + " in " + repoId + " (revision " + revision + ")";
+        String subject = file == null ? named(repoId) + " (revision " + revision + ")"
+                : file + " in " + named(repoId) + " (revision " + revision + ")";
+        String noun = repoType.noun();
         String server = serverMsg == null ? "" : " [hub: " + serverMsg + "]";
         return switch (status) {
             case 401 -> new HubException(HubException.Kind.UNAUTHORIZED, "HTTP 401 unauthorized for " + subject + server
-                    + ": the repository is private or gated, or does not exist; "
+                    + ": the " + noun + " is private or gated, or does not exist; "
                     + (token == null ? "no token was sent: set HF_TOKEN to an access token with read access"
                             : "the token from HF_TOKEN (or the one given) was rejected: check it")
                     + " (https://huggingface.co/settings/tokens)");
             case 403 -> new HubException(HubException.Kind.FORBIDDEN, "HTTP 403 forbidden for " + subject + server
-                    + ": the token has no access; for a gated model accept its terms at " + base() + "/" + repoId
+                    + ": the token has no access; for a gated " + repoType.kindName() + " accept its terms at " + base()
+                    + "/" + repoType.urlPrefix() + repoId
                     + " and set HF_TOKEN to a token with read access");
             case 404 -> {
                 String msg;
                 if (code.equals("RepoNotFound")) {
-                    msg = "repository " + repoId + " not found on " + base();
+                    msg = noun + " " + repoId + " not found on " + base();
                 } else if (code.equals("RevisionNotFound")) {
-                    msg = "revision " + revision + " not found in " + repoId;
+                    msg = "revision " + revision + " not found in " + named(repoId);
                 } else if (file != null) {
-                    msg = "file " + file + " not found in " + repoId + " at revision " + revision;
+                    msg = "file " + file + " not found in " + named(repoId) + " at revision " + revision;
                 } else {
-                    msg = "repository " + repoId + " or revision " + revision + " not found on " + base();
+                    msg = noun + " " + repoId + " or revision " + revision + " not found on " + base();
                 }
                 yield new HubException(HubException.Kind.NOT_FOUND, "HTTP 404: " + msg + server
-                        + " (check the spelling; private repositories also need HF_TOKEN)");
+                        + (repoType == RepoType.DATASET
+                                ? " (check the spelling, and that it is a dataset, not a model; private datasets also need HF_TOKEN)"
+                                : " (check the spelling; private repositories also need HF_TOKEN)"));
             }
             case 429 -> new HubException(HubException.Kind.HTTP, "HTTP 429 rate limited by the hub for " + subject
                     + server + "; wait a little and retry (a token in HF_TOKEN raises the limit)");
@@ -936,6 +972,11 @@ public final class HubDownloader implements AutoCloseable {
         return endpoint.toString();
     }
 
+    /** The repository id as messages name it: {@code org/name} for models, {@code dataset org/name} for datasets. */
+    private String named(String repoId) {
+        return repoType == RepoType.MODEL ? repoId : repoType.noun() + " " + repoId;
+    }
+
     /** Same scheme, host and port (default ports filled in). */
     static boolean sameOrigin(URI a, URI b) {
         return a.getScheme() != null && a.getScheme().equalsIgnoreCase(b.getScheme())
@@ -994,7 +1035,7 @@ public final class HubDownloader implements AutoCloseable {
         return s;
     }
 
-    private static void validateRepoId(String repoId) throws HubException {
+    private void validateRepoId(String repoId) throws HubException {
         try {
             validateRepoIdUnchecked(repoId);
         } catch (IllegalArgumentException e) {
@@ -1002,10 +1043,10 @@ public final class HubDownloader implements AutoCloseable {
         }
     }
 
-    private static void validateRepoIdUnchecked(String repoId) {
+    private void validateRepoIdUnchecked(String repoId) {
         if (repoId == null || !REPO_ID.matcher(repoId).matches() || repoId.contains("--") || repoId.contains("..")) {
-            throw new IllegalArgumentException("not a hub repository id (expected org/name, e.g. "
-                    + "HuggingFaceTB/SmolVLM-256M-Instruct): " + repoId);
+            throw new IllegalArgumentException("not a hub " + repoType.noun() + " id (expected org/name, e.g. "
+                    + repoType.example() + "): " + repoId);
         }
     }
 

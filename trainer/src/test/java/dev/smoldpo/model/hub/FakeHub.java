@@ -22,10 +22,13 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Emulates the hub on the loopback interface: a "hub" server (API, resolve endpoint, redirects for LFS
- * files) and a "cdn" server on another port (LFS content, Range support). Records what it saw.
+ * files) and a "cdn" server on another port (LFS content, Range support). Records what it saw. Serves model
+ * repositories ({@code /api/models/...}, {@code /{id}/resolve/...}) and dataset repositories
+ * ({@code /api/datasets/...}, {@code /datasets/{id}/resolve/...}) from separate maps.
  */
 final class FakeHub implements AutoCloseable {
     static final class Repo {
+        final RepoType type;
         final String id;
         final String sha;
         final Map<String, byte[]> files = new LinkedHashMap<>();
@@ -34,8 +37,17 @@ final class FakeHub implements AutoCloseable {
         boolean gated; // 403 for any token that is not requiredToken
 
         Repo(String id, String sha) {
+            this(RepoType.MODEL, id, sha);
+        }
+
+        Repo(RepoType type, String id, String sha) {
+            this.type = type;
             this.id = id;
             this.sha = sha;
+        }
+
+        static Repo dataset(String id, String sha) {
+            return new Repo(RepoType.DATASET, id, sha);
         }
 
         Repo file(String name, byte[] content) {
@@ -54,6 +66,7 @@ final class FakeHub implements AutoCloseable {
     record Seen(String server, String path, String authorization, String range) {}
 
     final Map<String, Repo> repos = new ConcurrentHashMap<>();
+    final Map<String, Repo> datasets = new ConcurrentHashMap<>();
     final List<Seen> seen = new CopyOnWriteArrayList<>();
     final AtomicLong cdnBodyBytes = new AtomicLong();
     volatile boolean apiLfsInfo = true;
@@ -91,7 +104,7 @@ final class FakeHub implements AutoCloseable {
     }
 
     Repo add(Repo repo) {
-        repos.put(repo.id, repo);
+        (repo.type == RepoType.DATASET ? datasets : repos).put(repo.id, repo);
         for (String f : repo.lfs) {
             blobs.put(sha256(repo.files.get(f)), repo.files.get(f));
         }
@@ -121,10 +134,11 @@ final class FakeHub implements AutoCloseable {
             String path = ex.getRequestURI().getRawPath();
             seen.add(new Seen("hub", path, ex.getRequestHeaders().getFirst("Authorization"),
                     ex.getRequestHeaders().getFirst("Range")));
-            if (path.startsWith("/api/models/")) {
-                String rest = path.substring("/api/models/".length());
+            boolean apiModels = path.startsWith("/api/models/");
+            if (apiModels || path.startsWith("/api/datasets/")) {
+                String rest = path.substring(apiModels ? "/api/models/".length() : "/api/datasets/".length());
                 int at = rest.indexOf("/revision/");
-                Repo repo = at < 0 ? null : repos.get(rest.substring(0, at));
+                Repo repo = at < 0 ? null : (apiModels ? repos : datasets).get(rest.substring(0, at));
                 if (repo == null) {
                     error(ex, 404, "RepoNotFound", "Repository not found");
                     return;
@@ -153,8 +167,10 @@ final class FakeHub implements AutoCloseable {
                 send(ex, 200, "application/json", json.toString().getBytes(StandardCharsets.UTF_8));
                 return;
             }
+            boolean dataset = path.startsWith("/datasets/");
+            int from = dataset ? "/datasets/".length() : 1;
             int at = path.indexOf("/resolve/");
-            Repo repo = at < 0 ? null : repos.get(path.substring(1, at));
+            Repo repo = at < from ? null : (dataset ? datasets : repos).get(path.substring(from, at));
             if (repo == null) {
                 error(ex, 404, "RepoNotFound", "Repository not found");
                 return;
@@ -199,11 +215,15 @@ final class FakeHub implements AutoCloseable {
             return true;
         }
         if (auth != null && repo.gated) {
-            error(ex, 403, "GatedRepo", "Access to model " + repo.id + " is restricted");
+            error(ex, 403, "GatedRepo", "Access to " + kind(repo) + " " + repo.id + " is restricted");
         } else {
-            error(ex, 401, "GatedRepo", "Access to model " + repo.id + " is restricted. You must be authenticated");
+            error(ex, 401, "GatedRepo", "Access to " + kind(repo) + " " + repo.id + " is restricted. You must be authenticated");
         }
         return false;
+    }
+
+    private static String kind(Repo repo) {
+        return repo.type == RepoType.DATASET ? "dataset" : "model";
     }
 
     private void handleCdn(HttpExchange ex) throws IOException {

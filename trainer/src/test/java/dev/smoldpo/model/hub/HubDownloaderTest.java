@@ -238,6 +238,139 @@ class HubDownloaderTest {
         assertTrue(cdnSeen.stream().allMatch(r -> r.authorization() == null), cdnSeen.toString());
     }
 
+    static final String DATASET = "openbmb/RLHF-V-Dataset";
+    static final String DATASET_SHA = "89abcdef0123456789abcdef0123456789abcdef";
+    static final String PARQUET = "data/train-00000-of-00001.parquet";
+
+    /** Adds {@link #DATASET}: a README and a parquet file stored in LFS (served via redirect to the CDN). */
+    byte[] addDataset() {
+        byte[] parquet = new byte[120_000];
+        new Random(7).nextBytes(parquet);
+        byte[] magic = "PAR1".getBytes(StandardCharsets.US_ASCII);
+        System.arraycopy(magic, 0, parquet, 0, 4);
+        System.arraycopy(magic, 0, parquet, parquet.length - 4, 4);
+        hub.add(FakeHub.Repo.dataset(DATASET, DATASET_SHA)
+                .file("README.md", "---\nlicense: cc-by-nc-4.0\n---\n# RLHF-V\n".getBytes(StandardCharsets.UTF_8))
+                .lfsFile(PARQUET, parquet));
+        return parquet;
+    }
+
+    @Test
+    void defaultRepoTypeIsModel() {
+        try (HubDownloader d = builder().build()) {
+            assertEquals(RepoType.MODEL, d.repoType());
+            assertEquals(cache.resolve("models--a--b"), d.repoDir("a/b"));
+        }
+        try (HubDownloader d = builder().repoType(RepoType.DATASET).build()) {
+            assertEquals(RepoType.DATASET, d.repoType());
+            assertEquals(cache.resolve("datasets--a--b"), d.repoDir("a/b"));
+        }
+        assertThrows(NullPointerException.class, () -> builder().repoType(null));
+    }
+
+    @Test
+    void downloadsADatasetRepositoryIntoDatasetsFolder() throws IOException {
+        byte[] parquet = addDataset();
+        try (HubDownloader d = builder().repoType(RepoType.DATASET).build()) {
+            Snapshot s = d.download(DATASET);
+            Path repoDir = cache.resolve("datasets--openbmb--RLHF-V-Dataset");
+            Path dir = repoDir.resolve("snapshots").resolve(DATASET_SHA);
+            assertEquals(dir, s.dir());
+            assertEquals(DATASET_SHA, s.commit());
+            assertEquals(List.of("README.md", PARQUET), s.files());
+            assertArrayEquals(parquet, Files.readAllBytes(dir.resolve(PARQUET)));
+            assertTrue(Files.readString(dir.resolve("README.md")).contains("RLHF-V"));
+            assertEquals(DATASET_SHA, Files.readString(repoDir.resolve("refs/main")).strip());
+            assertTrue(Files.isRegularFile(repoDir.resolve("complete").resolve(DATASET_SHA)));
+            assertFalse(Files.exists(cache.resolve("models--openbmb--RLHF-V-Dataset")), "nothing under models--");
+            assertEquals(List.of(), leftovers(cache));
+
+            List<String> hubPaths = hub.seenBy("hub").stream().map(FakeHub.Seen::path).toList();
+            assertTrue(hubPaths.contains("/api/datasets/" + DATASET + "/revision/main"), hubPaths.toString());
+            assertTrue(hubPaths.contains("/datasets/" + DATASET + "/resolve/" + DATASET_SHA + "/" + PARQUET), hubPaths.toString());
+            assertTrue(hubPaths.stream().noneMatch(p -> p.startsWith("/api/models/")), hubPaths.toString());
+            assertEquals(1, hub.seenBy("cdn").size(), "the parquet file came from the CDN via redirect");
+            assertEquals(parquet.length, hub.cdnBodyBytes.get());
+
+            // the second call finds everything in place, and the cache is keyed by the repo type
+            assertEquals(0, d.download(DATASET).downloadedBytes());
+            assertEquals(parquet.length, hub.cdnBodyBytes.get());
+            assertTrue(d.cachedSnapshot(DATASET, "main", null).isPresent());
+            assertTrue(d.cachedSnapshot(DATASET, "main", List.of(WantedFile.required(PARQUET))).isPresent());
+        }
+        try (HubDownloader models = builder().build()) {
+            assertTrue(models.cachedSnapshot(DATASET, "main", null).isEmpty(), "a model downloader does not see datasets--");
+            HubException e = assertThrows(HubException.class, () -> models.download(DATASET));
+            assertEquals(HubException.Kind.NOT_FOUND, e.kind(), "the fake hub has no model of that name");
+        }
+    }
+
+    @Test
+    void datasetFilesCanBePickedAndServedOfflineFromTheCache() throws IOException {
+        byte[] parquet = addDataset();
+        List<WantedFile> wanted = List.of(WantedFile.required(PARQUET), WantedFile.optional("dataset_infos.json"));
+        try (HubDownloader d = builder().repoType(RepoType.DATASET).build()) {
+            Snapshot s = d.download(DATASET, "main", wanted);
+            assertEquals(List.of(PARQUET), s.files());
+            assertEquals(List.of("dataset_infos.json"), s.skipped());
+            assertArrayEquals(parquet, Files.readAllBytes(s.dir().resolve(PARQUET)));
+        }
+        int port;
+        try (ServerSocket sock = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            port = sock.getLocalPort();
+        }
+        try (HubDownloader d = builder().repoType(RepoType.DATASET).endpoint("http://127.0.0.1:" + port).build()) {
+            Snapshot s = d.download(DATASET, "main", wanted);
+            assertEquals(DATASET_SHA, s.commit());
+            assertEquals(cache.resolve("datasets--openbmb--RLHF-V-Dataset/snapshots/" + DATASET_SHA), s.dir());
+        }
+    }
+
+    @Test
+    void datasetErrorsSayDataset() throws IOException {
+        addDataset();
+        FakeHub.Repo priv = FakeHub.Repo.dataset("acme/private-prefs", PRIVATE_SHA).file("a.parquet", new byte[] {1});
+        priv.requiredToken = "hf_secret";
+        hub.add(priv);
+        try (HubDownloader d = builder().repoType(RepoType.DATASET).build()) {
+            HubException e = assertThrows(HubException.class, () -> d.download("nobody/nothing"));
+            assertEquals(HubException.Kind.NOT_FOUND, e.kind());
+            assertTrue(e.getMessage().contains("404") && e.getMessage().contains("dataset nobody/nothing not found"),
+                    e.getMessage());
+            assertFalse(e.getMessage().contains("repository") || e.getMessage().contains("model nobody"), e.getMessage());
+
+            // a model id asked for as a dataset is a missing dataset
+            HubException m = assertThrows(HubException.class, () -> d.download(REPO));
+            assertTrue(m.getMessage().contains("dataset " + REPO + " not found"), m.getMessage());
+
+            HubException r = assertThrows(HubException.class, () -> d.download(DATASET, "v9", null));
+            assertTrue(r.getMessage().contains("revision v9 not found in dataset " + DATASET), r.getMessage());
+
+            HubException f = assertThrows(HubException.class,
+                    () -> d.download(DATASET, "main", List.of(WantedFile.required("train.parquet"))));
+            assertEquals(HubException.Kind.NOT_FOUND, f.kind());
+            assertTrue(f.getMessage().contains("file train.parquet not found in dataset " + DATASET)
+                    && f.getMessage().contains("the dataset has: README.md"), f.getMessage());
+
+            Path target = cache.resolve("x/missing.parquet");
+            HubException g = assertThrows(HubException.class,
+                    () -> d.fetchFile(DATASET, "main", "missing.parquet", target, null, -1, false));
+            assertTrue(g.getMessage().contains("file missing.parquet not found in dataset " + DATASET), g.getMessage());
+
+            HubException u = assertThrows(HubException.class, () -> d.download("acme/private-prefs"));
+            assertEquals(HubException.Kind.UNAUTHORIZED, u.kind());
+            assertTrue(u.getMessage().contains("the dataset is private or gated") && u.getMessage().contains("HF_TOKEN"),
+                    u.getMessage());
+        }
+        hub.datasets.get("acme/private-prefs").gated = true;
+        try (HubDownloader d = builder().repoType(RepoType.DATASET).token("hf_other").build()) {
+            HubException e = assertThrows(HubException.class, () -> d.download("acme/private-prefs"));
+            assertEquals(HubException.Kind.FORBIDDEN, e.kind());
+            assertTrue(e.getMessage().contains("gated dataset accept its terms at " + hub.hubUrl()
+                    + "/datasets/acme/private-prefs"), e.getMessage());
+        }
+    }
+
     @Test
     void sameOriginComparesThePort() {
         assertTrue(HubDownloader.sameOrigin(URI.create("https://huggingface.co/a"), URI.create("https://HUGGINGFACE.co:443")));
