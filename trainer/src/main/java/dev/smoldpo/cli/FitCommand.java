@@ -3,6 +3,9 @@ package dev.smoldpo.cli;
 import dev.smoldpo.artifacts.AdamWConfig;
 import dev.smoldpo.artifacts.ArtifactFiles;
 import dev.smoldpo.data.DemoDataset;
+import dev.smoldpo.model.hub.HubDownloader;
+import dev.smoldpo.model.hub.HubProgress;
+import dev.smoldpo.model.hub.RepoType;
 import dev.smoldpo.model.toy.ToyLoraMlp;
 import dev.smoldpo.train.DemoRecipe;
 import dev.smoldpo.train.DpoTrainer;
@@ -32,7 +35,8 @@ public final class FitCommand implements Callable<Integer> {
     @Option(names = "--artifacts", description = "Artifacts folder from export-artifacts (default: onnx-artifacts/demo).")
     Path artifacts;
 
-    @Option(names = "--dataset", description = "Preference data: RLHF-V parquet, generic parquet or JSONL (default: the generated demo set).")
+    @Option(names = "--dataset", description = "Preference data: RLHF-V parquet, generic parquet or JSONL, or a hub dataset id "
+            + "such as openbmb/RLHF-V-Dataset (downloaded when online). Default: the generated demo set.")
     Path dataset;
 
     @Option(names = "--resume", arity = "0..1", fallbackValue = "latest",
@@ -104,6 +108,8 @@ public final class FitCommand implements Callable<Integer> {
             }
         } else if (data == null) {
             throw new IllegalArgumentException("no dataset: pass --dataset FILE or set dataset in the config");
+        } else {
+            data = resolveDataset(data);
         }
         try (DpoTrainer trainer = new DpoTrainer(config, artifactsDir, data, System.out)) {
             trainer.stopAfter(stopAfterStep);
@@ -127,6 +133,22 @@ public final class FitCommand implements Callable<Integer> {
                     + "/{loss,rewards_accuracies,rewards_margins}.png; checkpoints: " + s.outputDir() + "/checkpoint-*");
         }
         return 0;
+    }
+
+    /**
+     * A local file or folder as it is; otherwise a hub dataset id (e.g. openbmb/RLHF-V-Dataset),
+     * downloaded once into the cache (resumable, HF_TOKEN for private sets).
+     */
+    static Path resolveDataset(Path data) throws Exception {
+        String id = data.toString();
+        if (Files.exists(data) || !id.matches("[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*")) {
+            return data;
+        }
+        System.out.println(data + " is not a local file: downloading the dataset " + id + " from the hub");
+        try (HubDownloader hub = HubDownloader.builder(HubDownloader.defaultCacheDir(System.getenv()))
+                .repoType(RepoType.DATASET).progress(HubProgress.console()).build()) {
+            return hub.download(id).dir();
+        }
     }
 
     private static Map<String, String> stringValues(TrainConfig fromFile) {
