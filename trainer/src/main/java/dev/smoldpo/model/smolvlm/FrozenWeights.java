@@ -15,7 +15,7 @@ import java.nio.channels.FileChannel;
  * memory-mapped safetensors file and converted to float32 only while the external-data file is
  * written, so an export never holds the whole model on the heap.
  */
-public final class FrozenWeights {
+public final class FrozenWeights implements WeightSource {
     private final SafetensorsFile file;
 
     public FrozenWeights(SafetensorsFile file) {
@@ -26,7 +26,7 @@ public final class FrozenWeights {
         return file;
     }
 
-    /** The tensor as stored (embeddings, norms, biases, position tables). */
+    @Override
     public TensorSource asIs(String name) {
         return new AsIs(file, name, info(name).shape());
     }
@@ -35,6 +35,7 @@ public final class FrozenWeights {
      * A linear weight [out, in] (or a conv weight [out, c, kh, kw], flattened to [out, c·kh·kw])
      * transposed to [in, out], so that {@code x @ W^T} is a plain MatMul.
      */
+    @Override
     public TensorSource transposed(String name) {
         long[] shape = info(name).shape();
         long out = shape[0];

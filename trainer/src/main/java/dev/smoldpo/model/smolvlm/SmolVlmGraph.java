@@ -25,7 +25,7 @@ public final class SmolVlmGraph {
 
     private final Graph g;
     private final ModelConfig config;
-    private final FrozenWeights weights;
+    private final WeightSource weights;
     private final Map<String, LoraTargets.Target> adapters;
     private final Map<String, Value> trainable;
     private final LoraConfig lora;
@@ -37,7 +37,7 @@ public final class SmolVlmGraph {
      * @param trainable declared LoRA tensors by name ({@link LoraTargets.Target#loraA()} / loraB())
      * @param training whether LoRA dropout is active
      */
-    public SmolVlmGraph(Graph g, ModelConfig config, FrozenWeights weights, Map<String, LoraTargets.Target> adapters,
+    public SmolVlmGraph(Graph g, ModelConfig config, WeightSource weights, Map<String, LoraTargets.Target> adapters,
                         Map<String, Value> trainable, LoraConfig lora, boolean training) {
         this.g = g;
         this.config = config;
@@ -80,6 +80,135 @@ public final class SmolVlmGraph {
                 g.input(REJECTED_WEIGHT, DType.FLOAT, Shape.of("rows", "K")),
                 g.input(CHOSEN_ROWS, DType.FLOAT, Shape.of("pairs", "rows")),
                 g.input(REJECTED_ROWS, DType.FLOAT, Shape.of("pairs", "rows")));
+    }
+
+    // ---- deployment inputs (the transformers.js / Optimum contract) ----
+
+    /**
+     * The vision inputs from the processor's tensors as transformers.js passes them
+     * (pixel_values [batch, images, 3, S, S], pixel_attention_mask [batch, images, S, S]): all-zero
+     * padding images are dropped, and the patch mask and bucketed position ids are computed in the
+     * graph exactly as {@link PatchPositions} does in Java.
+     */
+    public VisionInputs visionInputsFromPixels(Value pixelValues, Value pixelAttentionMask) {
+        int s = config.vision().imageSize();
+        int p = config.vision().patchSize();
+        int n = s / p;
+        Value flatPixels = g.reshape(pixelValues, -1, 3, s, s);
+        Value flatMask = g.reshape(pixelAttentionMask, -1, s, s);
+        Value magnitude = g.node("ReduceMax").in(g.unary("Abs", flatPixels)).attr("axes", new long[] {1, 2, 3})
+                .attr("keepdims", 0L).out();
+        Value keep = g.reshape(g.node("NonZero").in(g.node("Greater").in(magnitude, g.scalar(DType.FLOAT, 0)).out()).out(), -1);
+        Value tiles = g.gather(flatPixels, keep, 0);
+        Value mask = g.cast(g.gather(flatMask, keep, 0), DType.FLOAT);
+        Value patchValid = g.node("ReduceMax").in(g.reshape(mask, -1, n, p, n, p)).attr("axes", new long[] {2, 4})
+                .attr("keepdims", 0L).out();                                                    // [T, n, n]
+        Value validBool = g.node("Greater").in(patchValid, g.scalar(DType.FLOAT, 0)).out();
+        Value rows = g.reduceSum(g.squeeze(g.node("Slice").in(patchValid, g.longs(0), g.longs(1), g.longs(2)).out(), 2), false, 1);
+        Value cols = g.reduceSum(g.squeeze(g.node("Slice").in(patchValid, g.longs(0), g.longs(1), g.longs(1)).out(), 1), false, 1);
+        Value bucketRow = buckets(rows, n);                                                      // [T, n]
+        Value bucketCol = buckets(cols, n);
+        Value ids = g.add(g.mul(g.unsqueeze(bucketRow, 2), g.scalar(DType.FLOAT, n)), g.unsqueeze(bucketCol, 1));
+        ids = g.where(validBool, ids, g.scalar(DType.FLOAT, 0));
+        Value positionIds = g.reshape(g.cast(ids, DType.INT64), -1, (long) n * n);
+        Value patchMask = g.reshape(validBool, -1, (long) n * n);
+        return new VisionInputs(tiles, positionIds, patchMask);
+    }
+
+    /**
+     * [T, n] bucket of each of the n patch rows (or columns) of every tile, given how many are valid:
+     * torch.bucketize(i · float32(1/count), boundaries b/n, right=True) = #{boundaries <= coordinate}.
+     */
+    private Value buckets(Value count, int n) {
+        float[] index = new float[n];
+        for (int i = 0; i < n; i++) {
+            index[i] = i;
+        }
+        float[] boundaries = new float[n - 1];
+        for (int b = 1; b < n; b++) {
+            boundaries[b - 1] = (float) (1.0 / n + (b - 1) * (1.0 / n));
+        }
+        Value step = g.unary("Reciprocal", g.unsqueeze(count, 1));                              // [T, 1]
+        Value coords = g.mul(g.constant(TensorData.floats(new long[] {1, n}, index)), step);  // [T, n]
+        Value above = g.node("GreaterOrEqual").in(g.unsqueeze(coords, 2),
+                g.constant(TensorData.floats(new long[] {1, 1, n - 1}, boundaries))).out();     // [T, n, n-1]
+        return g.reduceSum(g.cast(above, DType.FLOAT), false, 2);
+    }
+
+    // ---- decoding with a key/value cache ----
+
+    /** The decoder step's outputs: logits of the kept positions and each layer's key/value cache. */
+    public record DecoderStep(Value logits, List<Value> presentKeys, List<Value> presentValues) {}
+
+    /**
+     * One decoder call over {@code inputsEmbeds} [batch, seq, D] after a cache of {@code past}
+     * positions: attention_mask [batch, past+seq] (1 = real token), position_ids [batch, seq],
+     * pastKeys/pastValues [batch, kv, past, d] per layer; logits for the last numLogitsToKeep
+     * positions (0 = all).
+     */
+    public DecoderStep decoderWithCache(Value inputsEmbeds, Value attentionMask, Value positionIds, List<Value> pastKeys,
+                                       List<Value> pastValues, Value numLogitsToKeep) {
+        ModelConfig.TextConfig t = config.text();
+        String prefix = "model.text_model.";
+        Value total = g.gather(g.shapeOf(attentionMask), g.constant(TensorData.longs(new long[0], 1)), 0);
+        Value seq = g.gather(g.shapeOf(inputsEmbeds), g.constant(TensorData.longs(new long[0], 1)), 0);
+        Value past = g.sub(total, seq);
+        Value one = g.constant(TensorData.longs(new long[0], 1));
+        Value keyIndex = g.node("Range").in(g.constant(TensorData.longs(new long[0], 0)), total, one).out();
+        Value queryIndex = g.node("Range").in(past, total, one).out();
+        Value causal = g.node("LessOrEqual").in(g.unsqueeze(keyIndex, 0), g.unsqueeze(queryIndex, 1)).out(); // [seq, total]
+        Value real = g.node("Greater").in(attentionMask, g.longs(0)).out();                                 // [b, total]
+        Value mask = g.node("And").in(g.unsqueeze(causal, 0, 1, 2), g.unsqueeze(real, 1, 2, 3)).out();       // [b,1,1,seq,total]
+        Value[] rope = rope(positionIds);
+        Value x = inputsEmbeds;
+        List<Value> keys = new java.util.ArrayList<>();
+        List<Value> values = new java.util.ArrayList<>();
+        for (int l = 0; l < t.numHiddenLayers(); l++) {
+            String layer = prefix + "layers." + l + ".";
+            Value h = rmsNorm(x, layer + "input_layernorm.weight", t.rmsNormEps());
+            Value[] kv = new Value[2];
+            x = g.add(x, cachedAttention(h, layer + "self_attn.", mask, rope, pastKeys.get(l), pastValues.get(l), kv));
+            keys.add(kv[0]);
+            values.add(kv[1]);
+            h = rmsNorm(x, layer + "post_attention_layernorm.weight", t.rmsNormEps());
+            Value gate = linear(h, layer + "mlp.gate_proj", false);
+            Value up = linear(h, layer + "mlp.up_proj", false);
+            x = g.add(x, linear(g.mul(g.mul(gate, g.unary("Sigmoid", gate)), up), layer + "mlp.down_proj", false));
+        }
+        Value hidden = rmsNorm(x, prefix + "norm.weight", t.rmsNormEps());
+        Value start = g.where(g.node("Greater").in(numLogitsToKeep, g.constant(TensorData.longs(new long[0], 0))).out(),
+                g.neg(numLogitsToKeep), g.constant(TensorData.longs(new long[0], 0)));
+        Value kept = g.node("Slice").in(hidden, g.unsqueeze(start, 0), g.longs(Long.MAX_VALUE), g.longs(1)).out();
+        Value lmHead = config.tieWordEmbeddings()
+                ? g.initializer("lm_head.tied.T", weights.transposed("model.text_model.embed_tokens.weight"))
+                : g.initializer("lm_head.weight.T", weights.transposed("lm_head.weight"));
+        return new DecoderStep(g.matMul(kept, lmHead), keys, values);
+    }
+
+    /** Attention over the cache plus the new positions; kv[0], kv[1] receive the layer's present key and value. */
+    private Value cachedAttention(Value h, String prefix, Value mask, Value[] rope, Value pastKey, Value pastValue, Value[] kv) {
+        ModelConfig.TextConfig t = config.text();
+        int heads = t.numAttentionHeads();
+        int kvHeads = t.numKeyValueHeads();
+        int group = heads / kvHeads;
+        int d = t.headDim();
+        Value q = applyRope(g.reshape(linear(h, prefix + "q_proj", false), 0, 0, heads, d), rope);
+        Value k = applyRope(g.reshape(linear(h, prefix + "k_proj", false), 0, 0, kvHeads, d), rope);
+        Value v = g.reshape(linear(h, prefix + "v_proj", false), 0, 0, kvHeads, d);
+        kv[0] = g.concat(2, pastKey, g.transpose(k, 0, 2, 1, 3));                                  // [b, kv, total, d]
+        kv[1] = g.concat(2, pastValue, g.transpose(v, 0, 2, 1, 3));
+        Value queries = g.transpose(g.reshape(q, 0, 0, kvHeads, group, d), 0, 2, 3, 1, 4);        // [b, kv, G, seq, d]
+        Value keysT = g.unsqueeze(g.transpose(kv[0], 0, 1, 3, 2), 2);                            // [b, kv, 1, d, total]
+        Value scores = g.mul(g.matMul(queries, keysT), g.scalar(DType.FLOAT, 1 / Math.sqrt(d)));
+        scores = g.where(mask, scores, g.scalar(DType.FLOAT, MASKED_SCORE));
+        Value out = g.matMul(g.softmax(scores, -1), g.unsqueeze(kv[1], 2));                       // [b, kv, G, seq, d]
+        out = g.reshape(g.transpose(out, 0, 3, 1, 2, 4), 0, 0, (long) heads * d);
+        return linear(out, prefix + "o_proj", false);
+    }
+
+    /** Token embeddings [batch, seq, D] (the embed_tokens deployment graph). */
+    public Value embedTokens(Value inputIds) {
+        return g.gather(frozen("model.text_model.embed_tokens.weight"), inputIds, 0);
     }
 
     // ---- vision ----
