@@ -111,6 +111,8 @@ public final class FitCommand implements Callable<Integer> {
         } else {
             data = resolveDataset(data);
         }
+        // recorded in the run's train_config.json, so `export --run` finds the artifacts again
+        config = config.withOverrides(Map.of("artifacts_dir", artifactsDir.toAbsolutePath().toString()));
         try (DpoTrainer trainer = new DpoTrainer(config, artifactsDir, data, System.out)) {
             trainer.stopAfter(stopAfterStep);
             DpoTrainer.Summary s = trainer.fit();

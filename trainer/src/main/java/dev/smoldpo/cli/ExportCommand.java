@@ -1,0 +1,61 @@
+package dev.smoldpo.cli;
+
+import dev.smoldpo.export.deploy.DeploymentExporter;
+import dev.smoldpo.export.peft.PeftAdapterExporter;
+import dev.smoldpo.train.support.RunCheckpoints;
+import dev.smoldpo.train.support.TrainConfig;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** A trained run → a PEFT adapter and/or a merged ONNX deployment folder. */
+@Command(name = "export", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Export a fit run's adapters: a PEFT adapter (adapter_model.safetensors + adapter_config.json) and/or",
+                "a merged ONNX folder (onnx/vision_encoder, embed_tokens, decoder_model_merged) for transformers.js,",
+                "Optimum, ONNX Runtime and trainer.jar generate."})
+public final class ExportCommand implements Callable<Integer> {
+    @Option(names = "--run", required = true, description = "The fit output folder (its train_config.json names the artifacts).")
+    Path run;
+
+    @Option(names = "--checkpoint", description = "A checkpoint-N folder of the run (default: the latest).")
+    Path checkpoint;
+
+    @Option(names = "--format", defaultValue = "both", description = "peft, onnx or both (default: ${DEFAULT-VALUE}).")
+    String format;
+
+    @Option(names = "--out", description = "Output folder (default: <run>/export); peft/ and onnx/ go inside.")
+    Path out;
+
+    @Option(names = "--base-model", description = "base_model_name_or_path for adapter_config.json (default: the exported checkpoint's folder).")
+    String baseModel;
+
+    @Override
+    public Integer call() throws Exception {
+        if (!format.equals("peft") && !format.equals("onnx") && !format.equals("both")) {
+            throw new IllegalArgumentException("--format must be peft, onnx or both, not " + format);
+        }
+        Path configFile = run.resolve("train_config.json");
+        if (!Files.isRegularFile(configFile)) {
+            throw new IllegalArgumentException(run + " is not a fit run (train_config.json missing)");
+        }
+        TrainConfig config = TrainConfig.load(configFile);
+        if (config.artifactsDir() == null) {
+            throw new IllegalArgumentException(configFile + " does not name its artifacts_dir");
+        }
+        Path ckpt = checkpoint != null ? checkpoint : new RunCheckpoints(run, null).latest()
+                .orElseThrow(() -> new IllegalArgumentException(run + " has no checkpoint-N folder"));
+        Path ortCheckpoint = RunCheckpoints.load(ckpt).ortCheckpoint();
+        Path target = out != null ? out : run.resolve("export");
+        if (!format.equals("onnx")) {
+            Path peft = PeftAdapterExporter.export(config.artifactsDir(), ortCheckpoint, target.resolve("peft"), baseModel);
+            System.out.println("PEFT adapter: " + peft);
+        }
+        if (!format.equals("peft")) {
+            Path onnx = DeploymentExporter.export(config.artifactsDir(), ortCheckpoint, target.resolve("onnx"));
+            System.out.println("merged ONNX model: " + onnx + "  (trainer.jar generate --model " + onnx + " --image ... --prompt ...)");
+        }
+        return 0;
+    }
+}
