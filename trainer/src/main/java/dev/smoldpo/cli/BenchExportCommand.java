@@ -49,6 +49,10 @@ public final class BenchExportCommand implements Callable<Integer> {
     @Option(names = "--threads", defaultValue = "0", description = "ORT intra-op threads, 0 = all cores (default: ${DEFAULT-VALUE}).")
     int threads;
 
+    @Option(names = "--layouts", split = ",", defaultValue = "shared_prefix,concatenated",
+            description = "Layouts to time (default: ${DEFAULT-VALUE}).")
+    List<String> layouts;
+
     @Override
     public Integer call() throws Exception {
         Path work = Files.createTempDirectory("smoldpo-bench-export");
@@ -83,7 +87,7 @@ public final class BenchExportCommand implements Callable<Integer> {
                 ModelSummary.read(files.training()).nodeCount(), ModelSummary.read(files.eval()).nodeCount(),
                 ModelSummary.read(files.dir().resolve(SmolVlmExporter.REFERENCE)).nodeCount(), Files.size(files.weights()));
         DpoCollator.Pair pair = syntheticPair(cfg);
-        for (DpoLayout layout : DpoLayout.values()) {
+        for (DpoLayout layout : layouts.stream().map(DpoLayout::fromConfig).toList()) {
             Map<String, TensorData> in = new HashMap<>(new DpoCollator(cfg).collate(List.of(pair), layout));
             in.put(SmolVlmInputs.BETA, TensorData.floats(new long[] {1}, 0.1f));
             in.put(SmolVlmInputs.PAIR_WEIGHT, TensorData.floats(new long[] {1}, 1f));
