@@ -1,0 +1,402 @@
+package dev.smoldpo.e2e;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import ai.onnxruntime.OnnxJavaType;
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OnnxValue;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtSession;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.smoldpo.artifacts.AdamWConfig;
+import dev.smoldpo.artifacts.ArtifactFiles;
+import dev.smoldpo.artifacts.checkpoint.Checkpoint;
+import dev.smoldpo.artifacts.checkpoint.CheckpointReader;
+import dev.smoldpo.artifacts.checkpoint.CheckpointTensor;
+import dev.smoldpo.artifacts.checkpoint.CheckpointWriter;
+import dev.smoldpo.data.text.HfTokenizer;
+import dev.smoldpo.export.deploy.DeploymentExporter;
+import dev.smoldpo.model.demo.DemoModel;
+import dev.smoldpo.model.hf.ModelConfig;
+import dev.smoldpo.model.lora.LoraConfig;
+import dev.smoldpo.model.smolvlm.DpoConfig;
+import dev.smoldpo.model.smolvlm.SmolVlmExporter;
+import dev.smoldpo.runtime.OrtRuntime;
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.LongBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The deployment folder as transformers.js ({@code @huggingface/transformers} 4.3.1, see
+ * {@code tests/js}) loads it: its greedy tokens for a prompt with one image tile must equal ours
+ * (the three ONNX sessions driven from Java with the KV cache, the way transformers.js drives them).
+ *
+ * <p>Runs where {@code node} is on the PATH and {@code npm ci --prefix tests/js} has been run;
+ * skipped otherwise. The pixel values and the expanded prompt ids are handed to transformers.js
+ * as they are: its image processor is bypassed on purpose (its resize is not PIL's), so this
+ * checks the ONNX folder and the decoding, not preprocessing.
+ */
+class TransformersJsTest {
+    private static final int MAX_NEW_TOKENS = 12;
+    private static final long NODE_TIMEOUT_S = 120;
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    Path root;
+
+    @Test
+    void transformersJsGreedyTokensEqualOurs() throws Exception {
+        Path js = jsDir();
+        Assumptions.assumeTrue(js != null, "tests/js with node_modules/@huggingface/transformers not found "
+                + "(run: npm ci --prefix tests/js)");
+        String node = nodeExecutable();
+        Assumptions.assumeTrue(node != null, "node is not on the PATH");
+
+        // the demo model, its training artifacts, "trained" adapters and the deployment folder
+        Path modelDir = DemoModel.write(root.resolve("model"), 42);
+        ArtifactFiles artifacts = SmolVlmExporter.export(modelDir, root.resolve("artifacts"), new SmolVlmExporter.Options(
+                "demo", new LoraConfig(4, 8, 0, LoraConfig.DEFAULT_TARGETS, false), DpoConfig.DEFAULT, AdamWConfig.DEFAULT, 3));
+        Path trained = trainedCheckpoint(artifacts.checkpoint(), root.resolve("trained.ckpt"));
+        Path deploy = DeploymentExporter.export(artifacts.dir(), trained, root.resolve("deploy"));
+        ModelConfig config = ModelConfig.load(modelDir);
+
+        // prompt: one tile, expanded the way the processor does it without a split
+        StringBuilder image = new StringBuilder("<fake_token_around_image><global-img>");
+        image.append("<image>".repeat(config.imageSeqLen())).append("<fake_token_around_image>");
+        String text = "<|im_start|>User:" + image + "What colour is the shape?<end_of_utterance>\nAssistant:";
+        long[] ids;
+        try (HfTokenizer tokenizer = HfTokenizer.load(deploy)) {
+            ids = tokenizer.encode(text);
+        }
+        assertEquals(config.imageSeqLen(), Arrays.stream(ids).filter(i -> i == config.imageTokenId()).count(),
+                "image tokens in the prompt");
+
+        int s = config.vision().imageSize();
+        float[] tile = new float[3 * s * s];
+        SplittableRandom r = new SplittableRandom(7);
+        for (int i = 0; i < tile.length; i++) {
+            tile[i] = (float) (r.nextDouble() * 2 - 1);
+        }
+        Set<Long> eos = eosIds(deploy);
+
+        List<Long> ours = greedy(deploy, config, ids, tile, MAX_NEW_TOKENS);
+        List<Long> theirs = transformersJs(node, js, deploy, ids, tile, s, MAX_NEW_TOKENS);
+        System.out.println("greedy tokens, ours:            " + ours);
+        System.out.println("greedy tokens, transformers.js: " + theirs);
+
+        assertEquals(MAX_NEW_TOKENS, ours.size());
+        // the comparison means something only if the image steers the tokens
+        float[] other = tile.clone();
+        for (int i = 0; i < other.length; i++) {
+            other[i] = -other[i];
+        }
+        assertTrue(!ours.equals(greedy(deploy, config, ids, other, MAX_NEW_TOKENS)),
+                "the greedy tokens do not depend on the image");
+        if (theirs.size() < ours.size() && !theirs.isEmpty() && eos.contains(theirs.get(theirs.size() - 1))) {
+            // transformers.js stopped at an end-of-sequence token although asked not to: compare up to it
+            assertEquals(ours.subList(0, theirs.size()), theirs, "greedy tokens up to transformers.js' end of sequence");
+        } else {
+            assertEquals(ours, theirs, "greedy tokens: ours vs transformers.js");
+        }
+    }
+
+    // ------------------------------------------------------------------ ours
+
+    /**
+     * Greedy decoding through the deployment's three sessions with the KV cache, end-of-sequence
+     * ignored: a prefill over the whole prompt (image features over the {@code <image>} rows), then
+     * one token at a time with {@code present.*} fed back as {@code past_key_values.*}.
+     */
+    static List<Long> greedy(Path deploy, ModelConfig config, long[] ids, float[] tile, int maxNewTokens) throws Exception {
+        OrtEnvironment env = OrtRuntime.environment();
+        int s = config.vision().imageSize();
+        int d = config.text().hiddenSize();
+        int layers = config.text().numHiddenLayers();
+        int kv = config.text().numKeyValueHeads();
+        int hd = config.text().headDim();
+        try (OrtSession vision = env.createSession(deploy.resolve("onnx/vision_encoder.onnx").toString());
+             OrtSession embed = env.createSession(deploy.resolve("onnx/embed_tokens.onnx").toString());
+             OrtSession decoder = env.createSession(deploy.resolve("onnx/decoder_model_merged.onnx").toString())) {
+            float[] features;
+            ByteBuffer maskBytes = ByteBuffer.allocateDirect(s * s).order(ByteOrder.nativeOrder());
+            for (int i = 0; i < s * s; i++) {
+                maskBytes.put((byte) 1);
+            }
+            maskBytes.flip();
+            try (OnnxTensor px = OnnxTensor.createTensor(env, FloatBuffer.wrap(tile), new long[] {1, 1, 3, s, s});
+                 OnnxTensor mask = OnnxTensor.createTensor(env, maskBytes, new long[] {1, 1, s, s}, OnnxJavaType.BOOL);
+                 OrtSession.Result res = vision.run(Map.of("pixel_values", px, "pixel_attention_mask", mask))) {
+                features = floats(res.get("image_features").orElseThrow());
+            }
+            float[] embeds = embed(env, embed, ids);
+            int k = 0;
+            for (int t = 0; t < ids.length; t++) {
+                if (ids[t] == config.imageTokenId()) {
+                    System.arraycopy(features, k++ * d, embeds, t * d, d);
+                }
+            }
+            assertEquals(features.length / d, k, "one image feature row per <image> token");
+
+            Set<String> inputs = decoder.getInputNames();
+            List<Long> out = new ArrayList<>();
+            Map<String, OnnxTensor> past = new HashMap<>();
+            for (int l = 0; l < layers; l++) {
+                for (String part : List.of("key", "value")) {
+                    past.put("past_key_values." + l + "." + part, OnnxTensor.createTensor(env,
+                            ByteBuffer.allocateDirect(0).order(ByteOrder.nativeOrder()).asFloatBuffer(), new long[] {1, kv, 0, hd}));
+                }
+            }
+            OrtSession.Result held = null; // owns `past` after the first step
+            try {
+                int pastLen = 0;
+                float[] step = embeds;
+                int len = ids.length;
+                while (true) {
+                    Map<String, OnnxTensor> feed = new HashMap<>(past);
+                    List<OnnxTensor> made = new ArrayList<>();
+                    OrtSession.Result res;
+                    try {
+                        made.add(put(feed, "inputs_embeds", OnnxTensor.createTensor(env, FloatBuffer.wrap(step),
+                                new long[] {1, len, d})));
+                        long[] ones = new long[pastLen + len];
+                        Arrays.fill(ones, 1);
+                        made.add(put(feed, "attention_mask", OnnxTensor.createTensor(env, LongBuffer.wrap(ones),
+                                new long[] {1, ones.length})));
+                        if (inputs.contains("position_ids")) {
+                            long[] pos = new long[len];
+                            for (int i = 0; i < len; i++) {
+                                pos[i] = pastLen + i;
+                            }
+                            made.add(put(feed, "position_ids", OnnxTensor.createTensor(env, LongBuffer.wrap(pos),
+                                    new long[] {1, len})));
+                        }
+                        if (inputs.contains("num_logits_to_keep")) {
+                            made.add(put(feed, "num_logits_to_keep", OnnxTensor.createTensor(env,
+                                    LongBuffer.wrap(new long[] {1}), new long[0])));
+                        }
+                        res = decoder.run(feed);
+                    } finally {
+                        made.forEach(OnnxTensor::close);
+                    }
+                    if (held != null) {
+                        held.close();
+                    } else {
+                        past.values().forEach(OnnxTensor::close);
+                    }
+                    held = res;
+                    past = new HashMap<>();
+                    for (int l = 0; l < layers; l++) {
+                        for (String part : List.of("key", "value")) {
+                            past.put("past_key_values." + l + "." + part,
+                                    (OnnxTensor) res.get("present." + l + "." + part).orElseThrow());
+                        }
+                    }
+                    pastLen += len;
+                    float[] logits = floats(res.get("logits").orElseThrow());
+                    int vocab = config.text().vocabSize();
+                    int token = argmax(logits, logits.length - vocab, vocab);
+                    out.add((long) token);
+                    if (out.size() >= maxNewTokens) {
+                        return out;
+                    }
+                    step = embed(env, embed, new long[] {token});
+                    len = 1;
+                }
+            } finally {
+                if (held != null) {
+                    held.close();
+                } else {
+                    past.values().forEach(OnnxTensor::close);
+                }
+            }
+        }
+    }
+
+    private static float[] embed(OrtEnvironment env, OrtSession embed, long[] ids) throws Exception {
+        try (OnnxTensor in = OnnxTensor.createTensor(env, LongBuffer.wrap(ids), new long[] {1, ids.length});
+             OrtSession.Result res = embed.run(Map.of("input_ids", in))) {
+            return floats(res.get("inputs_embeds").orElseThrow());
+        }
+    }
+
+    private static OnnxTensor put(Map<String, OnnxTensor> feed, String name, OnnxTensor t) {
+        feed.put(name, t);
+        return t;
+    }
+
+    private static float[] floats(OnnxValue v) {
+        FloatBuffer b = ((OnnxTensor) v).getFloatBuffer();
+        float[] out = new float[b.remaining()];
+        b.get(out);
+        return out;
+    }
+
+    /** First index of the largest value (as transformers.js' argmax: ties go to the lowest id). */
+    private static int argmax(float[] a, int from, int n) {
+        int best = 0;
+        for (int i = 1; i < n; i++) {
+            if (a[from + i] > a[from + best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    // ------------------------------------------------------------------ transformers.js
+
+    static List<Long> transformersJs(String node, Path js, Path deploy, long[] ids, float[] tile, int s, int maxNewTokens)
+            throws Exception {
+        Path work = Files.createDirectories(deploy.resolveSibling("transformers-js"));
+        Path pixels = work.resolve("pixel_values.f32");
+        ByteBuffer b = ByteBuffer.allocate(tile.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+        b.asFloatBuffer().put(tile);
+        Files.write(pixels, b.array());
+        ObjectNode request = JSON.createObjectNode();
+        request.putPOJO("input_ids", ids);
+        request.put("pixel_values", pixels.toAbsolutePath().toString());
+        request.putPOJO("pixel_values_shape", new long[] {1, 1, 3, s, s});
+        request.put("max_new_tokens", maxNewTokens);
+        request.put("ignore_eos", true);
+        Path requestFile = work.resolve("request.json");
+        JSON.writeValue(requestFile.toFile(), request);
+
+        ProcessBuilder pb = new ProcessBuilder(node, js.resolve("greedy.mjs").toAbsolutePath().toString(),
+                deploy.toAbsolutePath().toString(), requestFile.toAbsolutePath().toString())
+                .directory(js.toFile());
+        long start = System.nanoTime();
+        Process p = pb.start();
+        p.getOutputStream().close();
+        CompletableFuture<String> stdout = CompletableFuture.supplyAsync(() -> read(p.getInputStream()));
+        CompletableFuture<String> stderr = CompletableFuture.supplyAsync(() -> read(p.getErrorStream()));
+        if (!p.waitFor(NODE_TIMEOUT_S, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            p.waitFor(10, TimeUnit.SECONDS);
+            fail("node greedy.mjs did not finish within " + NODE_TIMEOUT_S + " s; stderr:\n" + stderr.getNow(""));
+        }
+        String out = stdout.get(10, TimeUnit.SECONDS);
+        String err = stderr.get(10, TimeUnit.SECONDS);
+        System.out.printf("transformers.js: node greedy.mjs took %.1f s%n", (System.nanoTime() - start) / 1e9);
+        if (p.exitValue() != 0) {
+            fail("node greedy.mjs exited with " + p.exitValue() + "\nstdout:\n" + out + "\nstderr:\n" + err);
+        }
+        JsonNode tokens;
+        try {
+            tokens = JSON.readTree(out);
+        } catch (IOException e) {
+            throw new AssertionError("node greedy.mjs printed no JSON array: " + out + "\nstderr:\n" + err, e);
+        }
+        assertTrue(tokens != null && tokens.isArray(), "node greedy.mjs printed no JSON array: " + out + "\nstderr:\n" + err);
+        List<Long> list = new ArrayList<>();
+        tokens.forEach(t -> list.add(t.asLong()));
+        if (!err.isBlank()) {
+            System.out.println("node stderr:\n" + err);
+        }
+        return list;
+    }
+
+    private static String read(InputStream in) {
+        try (in) {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    // ------------------------------------------------------------------ setup
+
+    /** {@code tests/js} when its node_modules holds transformers.js; null otherwise. */
+    static Path jsDir() {
+        for (Path candidate : List.of(Path.of("js"), Path.of("tests", "js"))) {
+            Path dir = candidate.toAbsolutePath().normalize();
+            if (Files.isRegularFile(dir.resolve("greedy.mjs"))
+                    && Files.isDirectory(dir.resolve("node_modules/@huggingface/transformers"))) {
+                return dir;
+            }
+        }
+        return null;
+    }
+
+    /** The {@code node} executable on the PATH, or null. */
+    static String nodeExecutable() {
+        String path = System.getenv("PATH");
+        if (path == null) {
+            return null;
+        }
+        boolean windows = System.getProperty("os.name", "").toLowerCase().startsWith("windows");
+        for (String dir : path.split(File.pathSeparator)) {
+            if (dir.isEmpty()) {
+                continue;
+            }
+            for (String name : windows ? List.of("node.exe", "node.cmd", "node") : List.of("node")) {
+                Path f = Path.of(dir, name);
+                if (Files.isRegularFile(f) && Files.isExecutable(f)) {
+                    return f.toString();
+                }
+            }
+        }
+        return null;
+    }
+
+    /** The export's checkpoint with random non-zero lora_B, so every adapted weight changes when merged. */
+    static Path trainedCheckpoint(Path initialCheckpoint, Path out) throws IOException {
+        Checkpoint initial = CheckpointReader.read(initialCheckpoint);
+        SplittableRandom r = new SplittableRandom(4);
+        List<CheckpointTensor> tensors = new ArrayList<>();
+        for (CheckpointTensor t : initial.trainable()) {
+            float[] v = t.toFloatArray();
+            if (t.name().endsWith("lora_B.weight")) {
+                for (int i = 0; i < v.length; i++) {
+                    v[i] = (float) ((r.nextDouble() - 0.5) * 0.3);
+                }
+            }
+            tensors.add(CheckpointTensor.ofFloats(t.name(), t.dims(), v));
+        }
+        CheckpointWriter.write(Checkpoint.of(tensors, List.of()), out);
+        return out;
+    }
+
+    /** eos_token_id of generation_config.json (else config.json): an int or a list. */
+    static Set<Long> eosIds(Path deploy) throws IOException {
+        Set<Long> ids = new LinkedHashSet<>();
+        for (String f : List.of("generation_config.json", "config.json")) {
+            Path file = deploy.resolve(f);
+            if (!Files.isRegularFile(file)) {
+                continue;
+            }
+            JsonNode node = JSON.readTree(file.toFile()).path("eos_token_id");
+            if (node.isIntegralNumber()) {
+                ids.add(node.asLong());
+            }
+            node.forEach(v -> ids.add(v.asLong()));
+            if (!ids.isEmpty()) {
+                break;
+            }
+        }
+        return ids;
+    }
+}
