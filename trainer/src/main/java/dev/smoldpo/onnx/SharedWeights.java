@@ -16,8 +16,7 @@ import java.util.Map;
 public final class SharedWeights implements AutoCloseable {
     /** Small constants (shapes, axes, scalars) are cheaper inline than as a file reference. */
     public static final int INLINE_LIMIT = 1024;
-    /** Page-aligned, so ONNX Runtime can memory-map each tensor instead of copying it into its own buffer. */
-    private static final int ALIGNMENT = 4096;
+    private static final int ALIGNMENT = 64;
 
     /** Where a tensor lives inside the file. */
     public record Location(String file, long offset, long length) {}
