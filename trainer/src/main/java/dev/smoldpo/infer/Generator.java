@@ -404,6 +404,11 @@ public final class Generator implements AutoCloseable {
      * @param onText receives new text as it is made (may be null)
      */
     public Result generate(Prompt prompt, Options options, Consumer<String> onText) throws OrtException {
+        return generate(prompt, options, onText, null);
+    }
+
+    /** {@link #generate(Prompt, Options, Consumer)}, also handing each step's last-position logits to {@code onLogits}. */
+    Result generate(Prompt prompt, Options options, Consumer<String> onText, Consumer<float[]> onLogits) throws OrtException {
         Sampler sampler = new Sampler(options.sampling());
         TextStream stream = new TextStream(tokenizer, onText);
         long[] ids = prompt.ids;
@@ -420,6 +425,7 @@ public final class Generator implements AutoCloseable {
             while (true) {
                 OrtSession.Result r = runDecoder(stepEmbeds, stepLen, pastLen, past);
                 float[] logits = lastLogits(r);
+                if (onLogits != null) onLogits.accept(logits);
                 if (held != null) {
                     held.close();
                 } else {
@@ -462,6 +468,11 @@ public final class Generator implements AutoCloseable {
      * tokens so far) with an empty past. Slow; for checking that the cache changes nothing.
      */
     public Result generateWithoutCache(Prompt prompt, int maxNewTokens, boolean ignoreEos) throws OrtException {
+        return generateWithoutCache(prompt, maxNewTokens, ignoreEos, null);
+    }
+
+    Result generateWithoutCache(Prompt prompt, int maxNewTokens, boolean ignoreEos, Consumer<float[]> onLogits)
+            throws OrtException {
         long[] ids = prompt.ids;
         float[] promptEmbeds = promptEmbeddings(prompt);
         int h = hidden();
@@ -473,7 +484,9 @@ public final class Generator implements AutoCloseable {
             Map<String, OnnxTensor> past = emptyPast();
             int token;
             try (OrtSession.Result r = runDecoder(embeds, len, 0, past)) {
-                token = Sampler.argmax(lastLogits(r));
+                float[] logits = lastLogits(r);
+                if (onLogits != null) onLogits.accept(logits);
+                token = Sampler.argmax(logits);
             } finally {
                 past.values().forEach(OnnxTensor::close);
             }

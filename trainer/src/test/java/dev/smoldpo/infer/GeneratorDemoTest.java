@@ -38,8 +38,17 @@ class GeneratorDemoTest {
         // 48x40 → longest edge 64 → 2x2 tiles + global: 5 tiles of image tokens
         try (Generator.Prompt prompt = generator.encode("What colour is the shape?", List.of(image(48, 40, 1)))) {
             assertEquals(5, prompt.tiles());
-            Generator.Result cached = generator.generate(prompt, new Generator.Options(12, Sampler.Settings.greedyDecoding(), true), null);
-            Generator.Result full = generator.generateWithoutCache(prompt, 12, true);
+            List<float[]> cachedLogits = new java.util.ArrayList<>();
+            List<float[]> fullLogits = new java.util.ArrayList<>();
+            Generator.Result cached = generator.generate(prompt, new Generator.Options(12, Sampler.Settings.greedyDecoding(), true),
+                    null, cachedLogits::add);
+            Generator.Result full = generator.generateWithoutCache(prompt, 12, true, fullLogits::add);
+            for (int step = 0; step < 12; step++) {
+                float[] a = cachedLogits.get(step), b = fullLogits.get(step);
+                for (int i = 0; i < a.length; i++) {
+                    assertEquals(b[i], a[i], 1e-4, "step " + step + " logit " + i);
+                }
+            }
             assertEquals(12, cached.tokens().length);
             assertArrayEquals(full.tokens(), cached.tokens(), "cached " + Arrays.toString(cached.tokens()) + " vs full "
                     + Arrays.toString(full.tokens()));
