@@ -60,6 +60,13 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--index", description = "The example of --dataset to use (0-based, default: ${DEFAULT-VALUE}).", defaultValue = "0")
     int index;
 
+    @Option(names = "--answer-prefix", defaultValue = "", description = "Start the assistant's answer with this text (e.g. \" It is\"); generation continues it.")
+    String answerPrefix;
+
+    @Option(names = "--choices", split = "\\|", description = "Candidate answers separated by |: print the most likely one "
+            + "(and each one's log-prob) instead of generating freely.")
+    List<String> choices;
+
     @Option(names = "--max-new-tokens", defaultValue = "64", description = "Most tokens to generate (default: ${DEFAULT-VALUE}).")
     int maxNewTokens;
 
@@ -132,10 +139,32 @@ public final class GenerateCommand implements Callable<Integer> {
                 out.flush();
             }
             boolean sideBySide = example != null;
-            Generator.Result result = generator.generate(question, decoded, options, text -> {
-                out.print(sideBySide ? oneLine(text) : text);
-                out.flush();
-            });
+            if (choices != null && !choices.isEmpty()) {
+                try (Generator.Prompt prompt = generator.encode(question, decoded)) {
+                    double[] scores = generator.scoreAnswers(prompt, choices);
+                    int best = 0;
+                    for (int i = 1; i < scores.length; i++) {
+                        best = scores[i] > scores[best] ? i : best;
+                    }
+                    out.println(choices.get(best));
+                    for (int i = 0; i < scores.length; i++) {
+                        err.printf("  %-40s log-prob %.4f%n", choices.get(i), scores[i]);
+                    }
+                    out.flush();
+                    err.flush();
+                }
+                return 0;
+            }
+            if (!answerPrefix.isEmpty()) {
+                out.print(answerPrefix);
+            }
+            Generator.Result result;
+            try (Generator.Prompt prompt = generator.encode(question, decoded, answerPrefix)) {
+                result = generator.generate(prompt, options, text -> {
+                    out.print(sideBySide ? oneLine(text) : text);
+                    out.flush();
+                });
+            }
             out.println();
             out.flush();
             err.println("(" + result.tokens().length + " tokens, prompt " + result.promptTokens() + " tokens, stopped: "

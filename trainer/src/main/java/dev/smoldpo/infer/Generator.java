@@ -349,7 +349,15 @@ public final class Generator implements AutoCloseable {
      * @throws InferenceException when the prompt is longer than {@code max_position_embeddings}
      */
     public Prompt encode(String question, List<DecodedImage> images) {
-        String text = promptText(question, images.size());
+        return encode(question, images, "");
+    }
+
+    /**
+     * As {@link #encode(String, List)}, with the assistant's answer started by {@code answerPrefix}
+     * (e.g. " It is"): generation continues that text.
+     */
+    public Prompt encode(String question, List<DecodedImage> images, String answerPrefix) {
+        String text = promptText(question, images.size()) + answerPrefix;
         PreprocessResult pixels = null;
         try {
             if (!images.isEmpty()) {
@@ -509,6 +517,51 @@ public final class Generator implements AutoCloseable {
         return new Result(ids.length, out, tokenizer.decode(out, true), stop);
     }
 
+    /**
+     * The log-probability of each candidate answer (rendered as the chat template renders an
+     * assistant turn, as in training) after the prompt: answering among given choices, which is what
+     * DPO trains the model to rank.
+     */
+    public double[] scoreAnswers(Prompt prompt, List<String> answers) throws OrtException {
+        float[] promptEmbeds = promptEmbeddings(prompt);
+        int h = hidden();
+        int p = prompt.ids.length;
+        double[] scores = new double[answers.size()];
+        for (int c = 0; c < answers.size(); c++) {
+            long[] answer = tokenizer.encode(template.completion(answers.get(c)));
+            float[] embeds = Arrays.copyOf(promptEmbeds, (p + answer.length) * h);
+            System.arraycopy(embedIds(answer), 0, embeds, p * h, answer.length * h);
+            Map<String, OnnxTensor> past = emptyPast();
+            try (OrtSession.Result r = runDecoder(embeds, p + answer.length, 0, past, answer.length + 1)) {
+                float[] logits = copy((OnnxTensor) r.get("logits").orElseThrow());
+                int vocab = logits.length / (answer.length + 1);
+                double total = 0;
+                for (int j = 0; j < answer.length; j++) {
+                    double max = Double.NEGATIVE_INFINITY;
+                    for (int v = 0; v < vocab; v++) {
+                        max = Math.max(max, logits[j * vocab + v]);
+                    }
+                    double sum = 0;
+                    for (int v = 0; v < vocab; v++) {
+                        sum += Math.exp(logits[j * vocab + v] - max);
+                    }
+                    total += logits[j * vocab + (int) answer[j]] - max - Math.log(sum);
+                }
+                scores[c] = total;
+            } finally {
+                past.values().forEach(OnnxTensor::close);
+            }
+        }
+        return scores;
+    }
+
+    private static float[] copy(OnnxTensor t) {
+        java.nio.FloatBuffer b = t.getFloatBuffer();
+        float[] out = new float[b.remaining()];
+        b.get(out);
+        return out;
+    }
+
     private static long[] toArray(List<Long> list) {
         long[] a = new long[list.size()];
         for (int i = 0; i < a.length; i++) a[i] = list.get(i);
@@ -584,6 +637,11 @@ public final class Generator implements AutoCloseable {
     /** One decoder run: {@code len} new embeddings after {@code pastLen} cached positions. */
     private OrtSession.Result runDecoder(float[] embeds, int len, int pastLen, Map<String, OnnxTensor> past)
             throws OrtException {
+        return runDecoder(embeds, len, pastLen, past, 1);
+    }
+
+    private OrtSession.Result runDecoder(float[] embeds, int len, int pastLen, Map<String, OnnxTensor> past, int keep)
+            throws OrtException {
         Map<String, OnnxTensor> in = new HashMap<>(past);
         List<OnnxTensor> created = new ArrayList<>();
         try {
@@ -599,7 +657,7 @@ public final class Generator implements AutoCloseable {
                 created.add(put(in, "position_ids", OnnxTensor.createTensor(env, LongBuffer.wrap(pos), new long[] {1, len})));
             }
             if (decoderInputs.contains("num_logits_to_keep")) {
-                created.add(put(in, "num_logits_to_keep", OnnxTensor.createTensor(env, LongBuffer.wrap(new long[] {1}),
+                created.add(put(in, "num_logits_to_keep", OnnxTensor.createTensor(env, LongBuffer.wrap(new long[] {keep}),
                         new long[0])));
             }
             if (decoderInputs.contains("use_cache_branch")) {
