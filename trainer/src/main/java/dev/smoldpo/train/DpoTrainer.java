@@ -478,6 +478,7 @@ public final class DpoTrainer implements AutoCloseable {
         }
         out.printf("reference log-probs: %d forward passes (%d pairs were cached already)%n",
                 reference.forwardPasses() - before, total - (reference.pairsScored()));
+        reference.release(); // every value is cached now: free the reference model's memory for training
     }
 
     /** Encodes without counting skips or truncations (the training pass counts them once). */

@@ -23,7 +23,10 @@ import java.util.Map;
  * pass of reference_model.onnx (an inference session) whose results go into the cache.
  */
 public final class ReferenceScorer implements AutoCloseable {
-    private final OrtSession session;
+    private final Path referenceModel;
+    private final int threads;
+    private final boolean cuda;
+    private OrtSession session;
     private final ReferenceCache cache;
     private final DpoCollator collator;
     private final DpoLayout layout;
@@ -32,9 +35,9 @@ public final class ReferenceScorer implements AutoCloseable {
 
     public ReferenceScorer(Path referenceModel, ReferenceCache cache, ModelConfig config, DpoLayout layout, int threads,
                            boolean cuda) throws OrtException {
-        try (OrtSession.SessionOptions options = TrainingSession.sessionOptions(threads, cuda)) {
-            this.session = OrtRuntime.environment().createSession(referenceModel.toString(), options);
-        }
+        this.referenceModel = referenceModel;
+        this.threads = threads;
+        this.cuda = cuda;
         this.cache = cache;
         this.collator = new DpoCollator(config);
         this.layout = layout;
@@ -74,11 +77,31 @@ public final class ReferenceScorer implements AutoCloseable {
         return out;
     }
 
+    /**
+     * Closes the reference session (it holds a full copy of the base weights); a later cache miss
+     * opens it again. Training calls this once every reference log-prob is cached.
+     */
+    public void release() throws OrtException {
+        if (session != null) {
+            session.close();
+            session = null;
+        }
+    }
+
+    private OrtSession session() throws OrtException {
+        if (session == null) {
+            try (OrtSession.SessionOptions options = TrainingSession.sessionOptions(threads, cuda)) {
+                session = OrtRuntime.environment().createSession(referenceModel.toString(), options);
+            }
+        }
+        return session;
+    }
+
     private Map<String, ReferenceCache.Logps> forward(List<PairEncoder.Encoded> batch) throws OrtException {
         Map<String, TensorData> in = collator.collate(batch.stream().map(PairEncoder.Encoded::pair).toList(), layout);
         Map<String, OnnxTensor> feed = OrtTensors.of(OrtRuntime.environment(), in);
         Map<String, ReferenceCache.Logps> out = new HashMap<>();
-        try (OrtSession.Result r = session.run(feed, java.util.Set.of(SmolVlmInputs.CHOSEN_LOGPS, SmolVlmInputs.REJECTED_LOGPS))) {
+        try (OrtSession.Result r = session().run(feed, java.util.Set.of(SmolVlmInputs.CHOSEN_LOGPS, SmolVlmInputs.REJECTED_LOGPS))) {
             float[] chosen = OrtTensors.floats(r.get(SmolVlmInputs.CHOSEN_LOGPS).orElseThrow());
             float[] rejected = OrtTensors.floats(r.get(SmolVlmInputs.REJECTED_LOGPS).orElseThrow());
             for (int i = 0; i < batch.size(); i++) {
@@ -94,7 +117,7 @@ public final class ReferenceScorer implements AutoCloseable {
 
     @Override
     public void close() throws Exception {
-        session.close();
+        release();
         cache.close();
     }
 }
