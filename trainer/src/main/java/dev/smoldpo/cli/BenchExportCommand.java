@@ -37,7 +37,7 @@ public final class BenchExportCommand implements Callable<Integer> {
             + "(e.g. SmolVLM-256M-Instruct's); without it only the demo model runs.")
     Path config;
 
-    @Option(names = "--steps", defaultValue = "3", description = "Timed train steps after one warm-up (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--steps", defaultValue = "3", description = "Timed train steps after two warm-up steps (default: ${DEFAULT-VALUE}).")
     int steps;
 
     @Option(names = "--question-tokens", defaultValue = "100", description = "Prompt text tokens (default: ${DEFAULT-VALUE}).")
@@ -53,9 +53,24 @@ public final class BenchExportCommand implements Callable<Integer> {
             description = "Layouts to time (default: ${DEFAULT-VALUE}).")
     List<String> layouts;
 
+    @Option(names = "--export-only", description = "Export (and print the export figures) without timing train steps.")
+    boolean exportOnly;
+
+    @Option(names = "--export-to", description = "Keep the exports in this folder (artifacts-<label>) instead of a temporary one.")
+    Path exportTo;
+
+    @Option(names = "--artifacts", description = "Only time the train steps of this existing export, in this fresh process "
+            + "(so the peak RSS is training's alone, without the export's heap).")
+    Path artifacts;
+
     @Override
     public Integer call() throws Exception {
-        Path work = Files.createTempDirectory("smoldpo-bench-export");
+        if (artifacts != null) {
+            System.out.printf("machine: %d cores; train steps of %s%n", Runtime.getRuntime().availableProcessors(), artifacts);
+            timeSteps(artifacts.getFileName().toString(), new ArtifactFiles(artifacts), ModelConfig.load(artifacts));
+            return 0;
+        }
+        Path work = exportTo != null ? Files.createDirectories(exportTo) : Files.createTempDirectory("smoldpo-bench-export");
         try {
             System.out.printf("machine: %d cores, max heap %d MiB%n", Runtime.getRuntime().availableProcessors(),
                     Runtime.getRuntime().maxMemory() >> 20);
@@ -68,8 +83,10 @@ public final class BenchExportCommand implements Callable<Integer> {
                 run(config.toAbsolutePath().getParent().getFileName().toString(), model, work);
             }
         } finally {
-            try (var walk = Files.walk(work)) {
-                walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            if (exportTo == null) {
+                try (var walk = Files.walk(work)) {
+                    walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+                }
             }
         }
         return 0;
@@ -86,6 +103,12 @@ public final class BenchExportCommand implements Callable<Integer> {
                         + "weights file %,d bytes%n", label, exportSeconds, exportRss / 1073741824.0,
                 ModelSummary.read(files.training()).nodeCount(), ModelSummary.read(files.eval()).nodeCount(),
                 ModelSummary.read(files.dir().resolve(SmolVlmExporter.REFERENCE)).nodeCount(), Files.size(files.weights()));
+        if (!exportOnly) {
+            timeSteps(label, files, cfg);
+        }
+    }
+
+    private void timeSteps(String label, ArtifactFiles files, ModelConfig cfg) throws Exception {
         DpoCollator.Pair pair = syntheticPair(cfg);
         for (DpoLayout layout : layouts.stream().map(DpoLayout::fromConfig).toList()) {
             Map<String, TensorData> in = new HashMap<>(new DpoCollator(cfg).collate(List.of(pair), layout));
@@ -99,19 +122,20 @@ public final class BenchExportCommand implements Callable<Integer> {
                 Map<String, OnnxTensor> feed = OrtTensors.of(s.env(), in);
                 try {
                     s.ort().setLearningRate(1e-5f);
-                    double[] times = new double[steps + 1];
-                    for (int i = 0; i <= steps; i++) {
+                    int warmup = 2; // ORT settles its allocations over the first two steps
+                    double[] times = new double[steps + warmup];
+                    for (int i = 0; i < times.length; i++) {
                         long t = System.nanoTime();
                         s.ort().lazyResetGrad();
                         s.trainStep(feed);
                         s.ort().optimizerStep();
                         times[i] = (System.nanoTime() - t) / 1e9;
                     }
-                    double[] timed = Arrays.copyOfRange(times, 1, times.length);
+                    double[] timed = Arrays.copyOfRange(times, warmup, times.length);
                     Arrays.sort(timed);
                     long tokens = in.get(SmolVlmInputs.INPUT_IDS).elementCount();
                     double median = timed[timed.length / 2];
-                    System.out.printf("[%s] %-13s session %.1f s; train step (1 pair, %d token slots): warm-up %.2f s, "
+                    System.out.printf("[%s] %-13s session %.1f s; train step (1 pair, %d token slots): first step %.2f s, "
                                     + "median %.2f s -> %.3f pairs/s, %.0f tokens/s; peak RSS %.2f GiB%n", label,
                             layout.configName(), openSeconds, tokens, times[0], median, 1 / median, tokens / median,
                             peakRssBytes() / 1073741824.0);
