@@ -289,8 +289,9 @@ public final class DpoTrainer implements AutoCloseable {
                     progress.update(step + 1, "");
                 }
                 boolean epochEnds = (step + 1) % stepsPerEpoch == 0;
-                boolean evalNow = testIndices.length > 0 && (last
-                        || config.evalStrategy() == TrainConfig.IntervalStrategy.EPOCH && epochEnds
+                // every eval_steps, and at the end of each epoch and of the run (eval_strategy "no" turns both off)
+                boolean evalNow = testIndices.length > 0 && config.evalStrategy() != TrainConfig.IntervalStrategy.NO
+                        && (last || epochEnds
                         || config.evalStrategy() == TrainConfig.IntervalStrategy.STEPS && (step + 1) % config.effectiveEvalSteps() == 0);
                 if (evalNow) {
                     lastEval = evaluate(session);

@@ -170,6 +170,31 @@ class DpoFitTest {
     }
 
     @Test
+    void artifactsThatDoNotFitTheDataFailBeforeTraining() throws Exception {
+        // the real SmolVLM tokenizer (49,280 tokens) in front of the 512-token demo model
+        Path mismatched = root.resolve("mismatched-artifacts");
+        assertEquals(0, Main.run("export-artifacts", "--out", mismatched.toString()));
+        Path shared = Path.of("").toAbsolutePath();
+        while (!Files.isDirectory(shared.resolveSibling("shared").resolve("models"))) {
+            shared = shared.getParent();
+        }
+        Files.copy(shared.resolveSibling("shared").resolve("models/SmolVLM-256M-Instruct/tokenizer.json"),
+                mismatched.resolve("tokenizer.json"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream old = System.err;
+        System.setErr(new java.io.PrintStream(err, true));
+        Path out = root.resolve("mismatched-run");
+        try {
+            assertEquals(1, Main.run("fit", "--demo", "--artifacts", mismatched.toString(), "--dataset", data.toString(),
+                    "--output-dir", out.toString()));
+        } finally {
+            System.setErr(old);
+        }
+        assertTrue(err.toString().contains("the tokenizer has 49280 tokens but the model only 512"), err.toString());
+        assertTrue(Files.notExists(out.resolve("metrics.jsonl")), "nothing trained");
+    }
+
+    @Test
     void badSettingsFailBeforeTraining() throws Exception {
         Path out = root.resolve("bad");
         assertEquals(1, fit(out, "--loss-type", "ipo")); // the artifacts were exported with sigmoid
