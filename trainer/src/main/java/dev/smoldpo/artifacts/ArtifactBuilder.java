@@ -16,15 +16,12 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.stream.Stream;
 
 /**
  * Builds the four ONNX Runtime training artifacts (training, eval and optimizer graphs, checkpoint)
@@ -57,14 +54,7 @@ public final class ArtifactBuilder {
                                       Map<String, Object> extra, ExtraFiles more) {
         List<Parameter> params = model.trainableParameters();
         checkParameters(params);
-        Path parent = outDir.toAbsolutePath().getParent();
-        Path tmp;
-        try {
-            Files.createDirectories(parent);
-            tmp = Files.createTempDirectory(parent, "." + outDir.getFileName() + ".partial-");
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot create a folder next to " + outDir, e);
-        }
+        Path tmp = OutputFolder.temporaryFor(outDir);
         try {
             ArtifactFiles files = new ArtifactFiles(tmp);
             Graph eval;
@@ -81,10 +71,10 @@ public final class ArtifactBuilder {
             ModelWriter.write(optimizerGraph(adamw), files.optimizer(), null);
             CheckpointWriter.write(Checkpoint.of(checkpointTensors(params), List.of()), files.checkpoint());
             manifest(name, training, eval, params, adamw, extra).write(files.manifest());
-            replace(tmp, outDir);
+            OutputFolder.replace(tmp, outDir);
             return new ArtifactFiles(outDir);
         } catch (RuntimeException e) {
-            deleteQuietly(tmp);
+            OutputFolder.delete(tmp);
             throw e;
         }
     }
@@ -238,31 +228,5 @@ public final class ArtifactBuilder {
     private static Manifest.TensorSpec spec(Value v) {
         List<String> dims = v.shape().hasRank() ? v.shape().dims().stream().map(Dim::toString).toList() : List.of("...");
         return new Manifest.TensorSpec(v.name(), v.dtype().name(), dims);
-    }
-
-    private static void replace(Path built, Path target) {
-        try {
-            if (Files.exists(target)) {
-                Path old = Files.createTempDirectory(target.toAbsolutePath().getParent(), "." + target.getFileName() + ".old-");
-                Files.move(target, old.resolve("previous"), StandardCopyOption.ATOMIC_MOVE);
-                Files.move(built, target, StandardCopyOption.ATOMIC_MOVE);
-                deleteQuietly(old);
-            } else {
-                Files.move(built, target, StandardCopyOption.ATOMIC_MOVE);
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot move the artifacts into " + target, e);
-        }
-    }
-
-    static void deleteQuietly(Path dir) {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> walk = Files.walk(dir)) {
-            walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        } catch (IOException ignored) {
-            // best effort: a leftover temp folder is harmless and named as such
-        }
     }
 }

@@ -82,7 +82,7 @@ public final class BenchCompilerCommand implements Callable<Integer> {
             System.out.printf("toy LoRA MLP (8-32-4, r=4, batch 32, 1 thread): %.3f ms per step (trainStep + optimizerStep), "
                     + "eval loss %.4f -> %.4f over %d steps%n", r.secondsPerStep() * 1e3, r.initialEvalLoss(), r.finalEvalLoss(), toySteps);
         } finally {
-            deleteTree(work);
+            dev.smoldpo.artifacts.OutputFolder.delete(work);
         }
         return 0;
     }
@@ -103,9 +103,4 @@ public final class BenchCompilerCommand implements Callable<Integer> {
         return sum;
     }
 
-    private static void deleteTree(Path dir) throws java.io.IOException {
-        try (var walk = Files.walk(dir)) {
-            walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        }
-    }
 }

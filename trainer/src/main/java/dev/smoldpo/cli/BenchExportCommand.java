@@ -84,9 +84,7 @@ public final class BenchExportCommand implements Callable<Integer> {
             }
         } finally {
             if (exportTo == null) {
-                try (var walk = Files.walk(work)) {
-                    walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-                }
+                dev.smoldpo.artifacts.OutputFolder.delete(work);
             }
         }
         return 0;

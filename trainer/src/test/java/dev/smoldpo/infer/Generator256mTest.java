@@ -30,12 +30,7 @@ class Generator256mTest {
     Path dir;
 
     static Path realConfig() {
-        Path d = Path.of("").toAbsolutePath();
-        while (d != null && !Files.isDirectory(d.resolveSibling("shared").resolve("models"))) {
-            d = d.getParent();
-        }
-        if (d == null) throw new IllegalStateException("../shared/models not found");
-        return d.resolveSibling("shared").resolve("models/SmolVLM-256M-Instruct/config.json");
+        return dev.smoldpo.testing.SharedModels.smolVlmConfig();
     }
 
     @Test

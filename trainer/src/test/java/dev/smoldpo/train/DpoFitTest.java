@@ -174,11 +174,7 @@ class DpoFitTest {
         // the real SmolVLM tokenizer (49,280 tokens) in front of the 512-token demo model
         Path mismatched = root.resolve("mismatched-artifacts");
         assertEquals(0, Main.run("export-artifacts", "--out", mismatched.toString()));
-        Path shared = Path.of("").toAbsolutePath();
-        while (!Files.isDirectory(shared.resolveSibling("shared").resolve("models"))) {
-            shared = shared.getParent();
-        }
-        Files.copy(shared.resolveSibling("shared").resolve("models/SmolVLM-256M-Instruct/tokenizer.json"),
+        Files.copy(dev.smoldpo.testing.SharedModels.smolVlmDir().resolve("tokenizer.json"),
                 mismatched.resolve("tokenizer.json"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
         java.io.PrintStream old = System.err;

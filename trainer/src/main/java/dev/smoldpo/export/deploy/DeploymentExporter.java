@@ -3,6 +3,7 @@ package dev.smoldpo.export.deploy;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.smoldpo.artifacts.ArtifactFiles;
+import dev.smoldpo.artifacts.OutputFolder;
 import dev.smoldpo.artifacts.Manifest;
 import dev.smoldpo.artifacts.checkpoint.Checkpoint;
 import dev.smoldpo.artifacts.checkpoint.CheckpointReader;
@@ -22,11 +23,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.stream.Stream;
 
 /**
  * A deployment folder in the layout transformers.js and Optimum use for SmolVLM
@@ -72,9 +71,7 @@ public final class DeploymentExporter {
             var b = trained.parameter(module + ".lora_B.weight");
             adapters.put(module, new MergedWeights.Adapter(a.toFloatArray(), b.toFloatArray(), (int) a.dims()[0], scale));
         }
-        Path parent = outDir.toAbsolutePath().getParent();
-        Files.createDirectories(parent);
-        Path tmp = Files.createTempDirectory(parent, "." + outDir.getFileName() + ".partial-");
+        Path tmp = OutputFolder.temporaryFor(outDir);
         try (SafetensorsFile file = SafetensorsFile.open(weightsFile)) {
             MergedWeights weights = new MergedWeights(new FrozenWeights(file), adapters);
             Path onnx = Files.createDirectories(tmp.resolve("onnx"));
@@ -88,10 +85,10 @@ public final class DeploymentExporter {
                 }
             }
             writeConfigs(artifactsDir, tmp);
-            replace(tmp, outDir);
+            OutputFolder.replace(tmp, outDir);
             return outDir;
         } catch (IOException | RuntimeException e) {
-            deleteTree(tmp);
+            OutputFolder.delete(tmp);
             throw e;
         }
     }
@@ -164,27 +161,5 @@ public final class DeploymentExporter {
             tc.set("chat_template", json.readTree(chatTemplate.toFile()).get("chat_template"));
         }
         json.writerWithDefaultPrettyPrinter().writeValue(out.resolve("tokenizer_config.json").toFile(), tc);
-    }
-
-    private static void replace(Path built, Path target) throws IOException {
-        if (Files.exists(target)) {
-            Path old = Files.createTempDirectory(target.toAbsolutePath().getParent(), "." + target.getFileName() + ".old-");
-            Files.move(target, old.resolve("previous"));
-            Files.move(built, target);
-            deleteTree(old);
-        } else {
-            Files.move(built, target);
-        }
-    }
-
-    private static void deleteTree(Path dir) {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> walk = Files.walk(dir)) {
-            walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        } catch (IOException ignored) {
-            // a leftover temporary folder is harmless and named as such
-        }
     }
 }

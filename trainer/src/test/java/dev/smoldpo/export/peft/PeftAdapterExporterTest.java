@@ -206,15 +206,7 @@ class PeftAdapterExporterTest {
 
     /** SmolVLM-256M-Instruct's weights (HF names → shapes) from the real config.json in ../shared/models. */
     static Map<String, long[]> smolVlm256mWeights() throws IOException {
-        Path dir = Path.of("").toAbsolutePath();
-        while (dir != null && !Files.isDirectory(dir.resolveSibling("shared").resolve("models"))) {
-            dir = dir.getParent();
-        }
-        if (dir == null) {
-            throw new IllegalStateException("../shared/models not found above " + Path.of("").toAbsolutePath());
-        }
-        ModelConfig config = ModelConfig.load(
-                dir.resolveSibling("shared").resolve("models/SmolVLM-256M-Instruct/config.json"));
+        ModelConfig config = ModelConfig.load(dev.smoldpo.testing.SharedModels.smolVlmConfig());
         Map<String, long[]> w = new LinkedHashMap<>();
         for (ModelConfig.WeightSpec spec : config.expectedWeights()) {
             w.put(spec.name(), spec.shape());

@@ -13,14 +13,7 @@ final class HfTestFiles {
 
     /** {@code shared/models/SmolVLM-256M-Instruct}, found by walking up from the working directory. */
     static Path smolVlmDir() {
-        for (Path p = Path.of("").toAbsolutePath(); p != null; p = p.getParent()) {
-            Path candidate = p.resolve("shared/models/SmolVLM-256M-Instruct");
-            if (Files.isDirectory(candidate)) {
-                return candidate;
-            }
-        }
-        throw new IllegalStateException("shared/models/SmolVLM-256M-Instruct not found above "
-                + Path.of("").toAbsolutePath());
+        return dev.smoldpo.testing.SharedModels.smolVlmDir();
     }
 
     /** Writes {@code headerLength (LE u64) + header + data}, with an explicit header length. */
