@@ -40,7 +40,9 @@ class DemoGenerateEndToEndTest {
                 "--eval-on-start", "false"));
         assertEquals(0, Main.run("export", "--run", run.toString()));
         Path trained = run.resolve("export/onnx");
-        Path untrained = DeploymentExporter.export(artifacts, null, dir.resolve("untrained"));
+        // the same preprocessing as training (and as the trained export): the demo recipe's image_longest_edge
+        Path untrained = DeploymentExporter.export(artifacts, null, dir.resolve("untrained"),
+                DemoRecipe.config().imageLongestEdge());
 
         // the PEFT adapter holds the trained tensors of the last checkpoint
         Map<String, float[]> adapter = PeftAdapterExporter.read(run.resolve("export/peft"));

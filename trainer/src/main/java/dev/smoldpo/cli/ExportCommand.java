@@ -53,7 +53,8 @@ public final class ExportCommand implements Callable<Integer> {
             System.out.println("PEFT adapter: " + peft);
         }
         if (!format.equals("peft")) {
-            Path onnx = DeploymentExporter.export(config.artifactsDir(), ortCheckpoint, target.resolve("onnx"));
+            Path onnx = DeploymentExporter.export(config.artifactsDir(), ortCheckpoint, target.resolve("onnx"),
+                    config.imageLongestEdge());
             System.out.println("merged ONNX model: " + onnx + "  (trainer.jar generate --model " + onnx + " --image ... --prompt ...)");
         }
         return 0;

@@ -213,10 +213,19 @@ public final class GenerateCommand implements Callable<Integer> {
         } else {
             err.println("exporting " + artifacts + (ort == null ? "" : " with " + ort) + " to " + target + " ...");
             err.flush();
-            DeploymentExporter.export(artifacts, ort, target);
+            DeploymentExporter.export(artifacts, ort, target, trainingLongestEdge(checkpoint));
         }
         err.flush();
         return target;
+    }
+
+    /** The image_longest_edge of the fit run a checkpoint-N folder belongs to (its train_config.json), else null. */
+    private static Integer trainingLongestEdge(Path checkpoint) {
+        if (checkpoint == null || !Files.isDirectory(checkpoint)) {
+            return null;
+        }
+        Path config = checkpoint.toAbsolutePath().getParent().resolve("train_config.json");
+        return Files.isRegularFile(config) ? dev.smoldpo.train.support.TrainConfig.load(config).imageLongestEdge() : null;
     }
 
     private static boolean complete(Path dir) {

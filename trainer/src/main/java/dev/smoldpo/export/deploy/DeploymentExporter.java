@@ -49,6 +49,15 @@ public final class DeploymentExporter {
      * @param ortCheckpoint trained LoRA tensors (an ORT checkpoint file, or a fit checkpoint-N folder), or null for the base model
      */
     public static Path export(Path artifactsDir, Path ortCheckpoint, Path outDir) throws IOException {
+        return export(artifactsDir, ortCheckpoint, outDir, null);
+    }
+
+    /**
+     * As above; {@code imageLongestEdge} (when not null) is the longest edge training resized images
+     * to (fit's image_longest_edge), written into the folder's preprocessor_config.json so that
+     * generation — ours and transformers.js' — preprocesses images as training did.
+     */
+    public static Path export(Path artifactsDir, Path ortCheckpoint, Path outDir, Integer imageLongestEdge) throws IOException {
         Manifest manifest = Manifest.read(artifactsDir.resolve(ArtifactFiles.MANIFEST));
         ModelConfig config = ModelConfig.load(artifactsDir);
         Map<?, ?> source = (Map<?, ?>) manifest.extra().get("source");
@@ -84,7 +93,7 @@ public final class DeploymentExporter {
                     Files.copy(from, tmp.resolve(name), StandardCopyOption.REPLACE_EXISTING);
                 }
             }
-            writeConfigs(artifactsDir, tmp);
+            writeConfigs(artifactsDir, tmp, imageLongestEdge);
             OutputFolder.replace(tmp, outDir);
             return outDir;
         } catch (IOException | RuntimeException e) {
@@ -146,8 +155,14 @@ public final class DeploymentExporter {
      * config.json gains transformers.js_config (external data next to each model), and
      * tokenizer_config.json carries the chat template, where transformers.js reads it.
      */
-    private static void writeConfigs(Path artifactsDir, Path out) throws IOException {
+    private static void writeConfigs(Path artifactsDir, Path out, Integer imageLongestEdge) throws IOException {
         ObjectMapper json = new ObjectMapper();
+        Path processor = out.resolve("preprocessor_config.json");
+        if (imageLongestEdge != null && Files.isRegularFile(processor)) {
+            ObjectNode p = (ObjectNode) json.readTree(processor.toFile());
+            p.putObject("size").put("longest_edge", imageLongestEdge);
+            json.writerWithDefaultPrettyPrinter().writeValue(processor.toFile(), p);
+        }
         ObjectNode config = (ObjectNode) json.readTree(artifactsDir.resolve("config.json").toFile());
         ObjectNode js = config.putObject("transformers.js_config");
         js.put("use_external_data_format", true);
