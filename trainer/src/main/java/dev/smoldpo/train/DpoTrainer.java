@@ -463,7 +463,9 @@ public final class DpoTrainer implements AutoCloseable {
     private void precompute() throws Exception {
         int batch = config.perDeviceEvalBatchSize();
         int total = trainIndices.length + testIndices.length;
-        long before = reference.forwardPasses();
+        long passesBefore = reference.forwardPasses();
+        long scoredBefore = reference.pairsScored();
+        long usable = 0;
         try (Progress progress = Progress.console("reference log-probs", total, 0, out)) {
             int done = 0;
             for (int[] indices : new int[][] {trainIndices, testIndices}) {
@@ -471,14 +473,16 @@ public final class DpoTrainer implements AutoCloseable {
                 for (int from = 0; from < indices.length; from += batch) {
                     int[] rows = java.util.Arrays.copyOfRange(indices, from, Math.min(indices.length, from + batch));
                     List<PairEncoder.Encoded> pairs = encodeQuietly(source, rows);
+                    usable += pairs.size();
                     reference.score(pairs, batch);
                     done += rows.length;
                     progress.update(done, "");
                 }
             }
         }
-        out.printf("reference log-probs: %d forward passes (%d pairs were cached already)%n",
-                reference.forwardPasses() - before, total - (reference.pairsScored()));
+        long computed = reference.pairsScored() - scoredBefore;
+        out.printf("reference log-probs: %d pairs computed in %d forward passes, %d already cached%n", computed,
+                reference.forwardPasses() - passesBefore, usable - computed);
         reference.release(); // every value is cached now: free the reference model's memory for training
     }
 
