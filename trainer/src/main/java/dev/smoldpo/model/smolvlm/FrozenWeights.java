@@ -103,22 +103,7 @@ public final class FrozenWeights implements WeightSource {
 
         @Override
         public void writeTo(FileChannel channel, long offset) throws IOException {
-            float[] w = file.readFloat32(name);
-            int rows = Math.toIntExact(out);
-            int cols = Math.toIntExact(in);
-            // write row by row of the transposed matrix to keep the extra buffer small
-            ByteBuffer row = ByteBuffer.allocate(rows * 4).order(ByteOrder.LITTLE_ENDIAN);
-            long at = offset;
-            for (int c = 0; c < cols; c++) {
-                row.clear();
-                for (int r = 0; r < rows; r++) {
-                    row.putFloat(w[r * cols + c]);
-                }
-                row.flip();
-                while (row.hasRemaining()) {
-                    at += channel.write(row, at);
-                }
-            }
+            writeTransposed(channel, offset, file.readFloat32(name), Math.toIntExact(out), Math.toIntExact(in));
         }
 
         @Override
@@ -129,6 +114,25 @@ public final class FrozenWeights implements WeightSource {
         @Override
         public int hashCode() {
             return name.hashCode() * 31 + 1;
+        }
+    }
+
+    /**
+     * Writes the row-major [rows, cols] matrix {@code w} transposed ([cols, rows], float32 LE) at
+     * {@code offset}, one output row at a time to keep the extra buffer small.
+     */
+    static void writeTransposed(FileChannel channel, long offset, float[] w, int rows, int cols) throws IOException {
+        ByteBuffer row = ByteBuffer.allocate(rows * 4).order(ByteOrder.LITTLE_ENDIAN);
+        long at = offset;
+        for (int c = 0; c < cols; c++) {
+            row.clear();
+            for (int r = 0; r < rows; r++) {
+                row.putFloat(w[r * cols + c]);
+            }
+            row.flip();
+            while (row.hasRemaining()) {
+                at += channel.write(row, at);
+            }
         }
     }
 }

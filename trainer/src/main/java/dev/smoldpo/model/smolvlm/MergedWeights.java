@@ -4,8 +4,6 @@ import dev.smoldpo.model.hf.SafetensorsFile;
 import dev.smoldpo.onnx.DType;
 import dev.smoldpo.onnx.TensorSource;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.util.Map;
 
@@ -62,22 +60,16 @@ public final class MergedWeights implements WeightSource {
             if (adapter.a().length != r * cols || adapter.b().length != rows * r) {
                 throw new IOException("adapter of " + name + " does not fit its weight [" + rows + ", " + cols + "]");
             }
-            ByteBuffer row = ByteBuffer.allocate(rows * 4).order(ByteOrder.LITTLE_ENDIAN);
-            long at = offset;
-            for (int c = 0; c < cols; c++) {
-                row.clear();
-                for (int o = 0; o < rows; o++) {
+            for (int o = 0; o < rows; o++) {
+                for (int c = 0; c < cols; c++) {
                     double delta = 0;
                     for (int k = 0; k < r; k++) {
                         delta += (double) adapter.b()[o * r + k] * adapter.a()[k * cols + c];
                     }
-                    row.putFloat((float) (w[o * cols + c] + adapter.scale() * delta));
-                }
-                row.flip();
-                while (row.hasRemaining()) {
-                    at += channel.write(row, at);
+                    w[o * cols + c] = (float) (w[o * cols + c] + adapter.scale() * delta);
                 }
             }
+            FrozenWeights.writeTransposed(channel, offset, w, rows, cols);
         }
 
         @Override

@@ -170,10 +170,7 @@ public final class SmolVlmGraph {
             x = g.add(x, cachedAttention(h, layer + "self_attn.", mask, rope, pastKeys.get(l), pastValues.get(l), kv));
             keys.add(kv[0]);
             values.add(kv[1]);
-            h = rmsNorm(x, layer + "post_attention_layernorm.weight", t.rmsNormEps());
-            Value gate = linear(h, layer + "mlp.gate_proj", false);
-            Value up = linear(h, layer + "mlp.up_proj", false);
-            x = g.add(x, linear(g.mul(g.mul(gate, g.unary("Sigmoid", gate)), up), layer + "mlp.down_proj", false));
+            x = g.add(x, mlp(rmsNorm(x, layer + "post_attention_layernorm.weight", t.rmsNormEps()), layer));
         }
         Value hidden = rmsNorm(x, prefix + "norm.weight", t.rmsNormEps());
         Value start = g.where(g.node("Greater").in(numLogitsToKeep, g.constant(TensorData.longs(new long[0], 0))).out(),
@@ -187,23 +184,10 @@ public final class SmolVlmGraph {
 
     /** Attention over the cache plus the new positions; kv[0], kv[1] receive the layer's present key and value. */
     private Value cachedAttention(Value h, String prefix, Value mask, Value[] rope, Value pastKey, Value pastValue, Value[] kv) {
-        ModelConfig.TextConfig t = config.text();
-        int heads = t.numAttentionHeads();
-        int kvHeads = t.numKeyValueHeads();
-        int group = heads / kvHeads;
-        int d = t.headDim();
-        Value q = applyRope(g.reshape(linear(h, prefix + "q_proj", false), 0, 0, heads, d), rope);
-        Value k = applyRope(g.reshape(linear(h, prefix + "k_proj", false), 0, 0, kvHeads, d), rope);
-        Value v = g.reshape(linear(h, prefix + "v_proj", false), 0, 0, kvHeads, d);
-        kv[0] = g.concat(2, pastKey, g.transpose(k, 0, 2, 1, 3));                                  // [b, kv, total, d]
-        kv[1] = g.concat(2, pastValue, g.transpose(v, 0, 2, 1, 3));
-        Value queries = g.transpose(g.reshape(q, 0, 0, kvHeads, group, d), 0, 2, 3, 1, 4);        // [b, kv, G, seq, d]
-        Value keysT = g.unsqueeze(g.transpose(kv[0], 0, 1, 3, 2), 2);                            // [b, kv, 1, d, total]
-        Value scores = g.mul(g.matMul(queries, keysT), g.scalar(DType.FLOAT, 1 / Math.sqrt(d)));
-        scores = g.where(mask, scores, g.scalar(DType.FLOAT, MASKED_SCORE));
-        Value out = g.matMul(g.softmax(scores, -1), g.unsqueeze(kv[1], 2));                       // [b, kv, G, seq, d]
-        out = g.reshape(g.transpose(out, 0, 3, 1, 2, 4), 0, 0, (long) heads * d);
-        return linear(out, prefix + "o_proj", false);
+        Value[] qkv = projectQkv(h, prefix, rope);
+        kv[0] = g.concat(2, pastKey, g.transpose(qkv[1], 0, 2, 1, 3));                             // [b, kv, total, d]
+        kv[1] = g.concat(2, pastValue, g.transpose(qkv[2], 0, 2, 1, 3));
+        return attend(qkv[0], g.transpose(kv[0], 0, 1, 3, 2), kv[1], mask, prefix);
     }
 
     /** Token embeddings [batch, seq, D] (the embed_tokens deployment graph). */
@@ -283,11 +267,7 @@ public final class SmolVlmGraph {
             String layer = prefix + "layers." + l + ".";
             Value h = rmsNorm(x, layer + "input_layernorm.weight", t.rmsNormEps());
             x = g.add(x, textAttention(h, layer + "self_attn.", mask, rope));
-            h = rmsNorm(x, layer + "post_attention_layernorm.weight", t.rmsNormEps());
-            Value gate = linear(h, layer + "mlp.gate_proj", false);
-            Value up = linear(h, layer + "mlp.up_proj", false);
-            Value silu = g.mul(gate, g.unary("Sigmoid", gate));
-            x = g.add(x, linear(g.mul(silu, up), layer + "mlp.down_proj", false));
+            x = g.add(x, mlp(rmsNorm(x, layer + "post_attention_layernorm.weight", t.rmsNormEps()), layer));
         }
         return rmsNorm(x, prefix + "norm.weight", t.rmsNormEps());
     }
@@ -333,22 +313,43 @@ public final class SmolVlmGraph {
 
     /** Grouped-query attention: query head j·G + i uses key/value head j (HF's repeat_kv). */
     private Value textAttention(Value h, String prefix, Value mask, Value[] rope) {
+        Value[] qkv = projectQkv(h, prefix, rope);
+        return attend(qkv[0], g.transpose(qkv[1], 0, 2, 3, 1), g.transpose(qkv[2], 0, 2, 1, 3), mask, prefix);
+    }
+
+    /** q [b, T, H, d] and k [b, T, kv, d] with RoPE applied, and v [b, T, kv, d]. */
+    private Value[] projectQkv(Value h, String prefix, Value[] rope) {
+        ModelConfig.TextConfig t = config.text();
+        int d = t.headDim();
+        Value q = applyRope(g.reshape(linear(h, prefix + "q_proj", false), 0, 0, t.numAttentionHeads(), d), rope);
+        Value k = applyRope(g.reshape(linear(h, prefix + "k_proj", false), 0, 0, t.numKeyValueHeads(), d), rope);
+        Value v = g.reshape(linear(h, prefix + "v_proj", false), 0, 0, t.numKeyValueHeads(), d);
+        return new Value[] {q, k, v};
+    }
+
+    /**
+     * Grouped-query attention and o_proj, shared by training and cached decoding: queries
+     * [b, T, H, d] (RoPE applied), keys transposed [b, kv, d, S], values [b, kv, S, d]. Query head
+     * j·G + i uses key/value head j (HF's repeat_kv), by broadcasting instead of repeating.
+     */
+    private Value attend(Value q, Value keysT, Value values, Value mask, String prefix) {
         ModelConfig.TextConfig t = config.text();
         int heads = t.numAttentionHeads();
-        int kv = t.numKeyValueHeads();
-        int group = heads / kv;
+        int kvHeads = t.numKeyValueHeads();
         int d = t.headDim();
-        Value q = applyRope(g.reshape(linear(h, prefix + "q_proj", false), 0, 0, heads, d), rope);
-        Value k = applyRope(g.reshape(linear(h, prefix + "k_proj", false), 0, 0, kv, d), rope);
-        Value v = g.reshape(linear(h, prefix + "v_proj", false), 0, 0, kv, d);
-        q = g.transpose(g.reshape(q, 0, 0, kv, group, d), 0, 2, 3, 1, 4);   // [rows, kv, G, T, d]
-        k = g.unsqueeze(g.transpose(k, 0, 2, 3, 1), 2);                      // [rows, kv, 1, d, T]
-        v = g.unsqueeze(g.transpose(v, 0, 2, 1, 3), 2);                      // [rows, kv, 1, T, d]
-        Value scores = g.mul(g.matMul(q, k), g.scalar(DType.FLOAT, 1 / Math.sqrt(d)));
+        Value queries = g.transpose(g.reshape(q, 0, 0, kvHeads, heads / kvHeads, d), 0, 2, 3, 1, 4);   // [b, kv, G, T, d]
+        Value scores = g.mul(g.matMul(queries, g.unsqueeze(keysT, 2)), g.scalar(DType.FLOAT, 1 / Math.sqrt(d)));
         scores = g.where(mask, scores, g.scalar(DType.FLOAT, MASKED_SCORE));
-        Value out = g.matMul(g.softmax(scores, -1), v);                        // [rows, kv, G, T, d]
+        Value out = g.matMul(g.softmax(scores, -1), g.unsqueeze(values, 2));                          // [b, kv, G, T, d]
         out = g.reshape(g.transpose(out, 0, 3, 1, 2, 4), 0, 0, (long) heads * d);
         return linear(out, prefix + "o_proj", false);
+    }
+
+    /** SwiGLU: down(silu(gate(h)) * up(h)). */
+    private Value mlp(Value h, String layer) {
+        Value gate = linear(h, layer + "mlp.gate_proj", false);
+        Value up = linear(h, layer + "mlp.up_proj", false);
+        return linear(g.mul(g.mul(gate, g.unary("Sigmoid", gate)), up), layer + "mlp.down_proj", false);
     }
 
     // ---- completion log-probs ----
