@@ -23,7 +23,7 @@ for layout in shared_prefix concatenated; do
   rm -f "$work/artifacts/reference_cache.duckdb"
   java --enable-preview -jar "$root/trainer.jar" fit --demo --artifacts "$work/artifacts" --output-dir "$work/$layout" \
     --layout "$layout" --max-steps "$steps" --eval-strategy no --eval-on-start false --save-strategy no \
-    --precompute-ref-log-probs false 2>&1 | grep -E "^done:"
+    --precompute-ref-log-probs false 2>&1 | grep -E "^done|time by section"
 done
 if [[ $skip256 == 0 ]]; then
   "$root/tools/bench-export.sh" --steps 2

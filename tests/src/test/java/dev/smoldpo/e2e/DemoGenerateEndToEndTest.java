@@ -12,7 +12,7 @@ import dev.smoldpo.export.peft.PeftAdapterExporter;
 import dev.smoldpo.infer.Generator;
 import dev.smoldpo.nativelib.DecodedImage;
 import dev.smoldpo.train.DemoRecipe;
-import dev.smoldpo.train.support.TrainConfig;
+import dev.smoldpo.train.config.TrainConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;

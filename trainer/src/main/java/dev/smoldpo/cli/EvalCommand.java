@@ -1,8 +1,10 @@
 package dev.smoldpo.cli;
 
-import dev.smoldpo.train.DemoRecipe;
 import dev.smoldpo.train.DpoTrainer;
-import dev.smoldpo.train.support.TrainConfig;
+import dev.smoldpo.train.config.ConfigLayers;
+import dev.smoldpo.train.config.ResolvedConfig;
+import dev.smoldpo.train.config.TrainConfig;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -14,24 +16,26 @@ import picocli.CommandLine.Unmatched;
 /** The DPO metrics of a saved checkpoint on a dataset split. */
 @Command(name = "eval", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Evaluate a saved checkpoint: loss, rewards/chosen|rejected|accuracies|margins, logps and logits",
-                "(eval_-prefixed, TRL names) on a dataset split. Settings as for fit (--config, --key value)."})
+                "(eval_-prefixed, TRL names) on a dataset split. A checkpoint-N folder of a fit run is evaluated with",
+                "that run's settings (its train_config.json: artifacts, dataset, split, lengths, image size);",
+                "--config and --key value flags override them, as for fit."})
 public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--checkpoint", required = true, description = "A checkpoint-N folder from fit, or an ORT checkpoint file.")
     Path checkpoint;
 
-    @Option(names = "--artifacts", description = "Artifacts folder (default: onnx-artifacts/demo).")
+    @Option(names = "--artifacts", description = "Artifacts folder (default: the run's, else onnx-artifacts/demo).")
     Path artifacts;
 
-    @Option(names = "--dataset", required = true, description = "Preference data (the same split settings as the training run give the same held-out pairs).")
+    @Option(names = "--dataset", description = "Preference data (default: the run's dataset).")
     Path dataset;
 
     @Option(names = "--split", defaultValue = "test", description = "test, train or all (default: ${DEFAULT-VALUE}).")
     String split;
 
-    @Option(names = "--config", description = "A YAML or JSON file of settings (e.g. the run's train_config.json).")
+    @Option(names = "--config", description = "A YAML or JSON file of settings over the run's.")
     Path configFile;
 
-    @Option(names = "--demo", description = "Start from the demo recipe's settings.")
+    @Option(names = "--demo", description = "Start from the demo recipe's settings (for a checkpoint outside a run folder).")
     boolean demo;
 
     @Unmatched
@@ -39,14 +43,40 @@ public final class EvalCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        TrainConfig config = configFile != null ? TrainConfig.load(configFile) : demo ? DemoRecipe.config() : TrainConfig.defaults();
-        config = config.withOverrides(FitCommand.parseFlags(flags));
-        Path artifactsDir = artifacts != null ? artifacts : Path.of("onnx-artifacts", "demo");
-        try (DpoTrainer trainer = new DpoTrainer(config, artifactsDir, dataset, System.out)) {
+        Map<String, String> given = FitCommand.parseFlags(flags);
+        if (dataset != null) {
+            given.put("dataset", dataset.toString());
+        }
+        if (artifacts != null) {
+            given.put("artifacts_dir", artifacts.toString());
+        }
+        Path runConfig = runConfig(checkpoint);
+        if (runConfig != null) {
+            System.out.println("settings: the run's " + runConfig + (configFile != null || !given.isEmpty() ? ", with overrides" : ""));
+        }
+        RunSetup setup = RunSetup.layers(runConfig, configFile, given, demo);
+        ConfigLayers layers = setup.layers();
+        Path artifactsDir = RunSetup.artifacts(layers, setup.demo() && runConfig == null);
+        ResolvedConfig resolved = layers.resolve();
+        TrainConfig config = resolved.config();
+        if (config.dataset() == null) {
+            throw new IllegalArgumentException("no dataset: pass --dataset (the checkpoint is not inside a fit run folder "
+                    + "whose train_config.json names one)");
+        }
+        Path data = FitCommand.resolveDataset(config.dataset());
+        try (DpoTrainer trainer = new DpoTrainer(resolved, artifactsDir, data, System.out)) {
             Map<String, Double> metrics = trainer.evaluateCheckpoint(checkpoint, split);
-            System.out.println("split " + split + " of " + dataset + ", checkpoint " + checkpoint + ":");
+            System.out.println("split " + split + " of " + data + ", checkpoint " + checkpoint + ":");
             metrics.forEach((k, v) -> System.out.printf("  %-28s %.6f%n", k, v));
         }
         return 0;
+    }
+
+    /** The train_config.json of the fit run a checkpoint-N folder (or the ORT file in one) belongs to, or null. */
+    static Path runConfig(Path checkpoint) {
+        Path folder = Files.isDirectory(checkpoint) ? checkpoint.toAbsolutePath() : checkpoint.toAbsolutePath().getParent();
+        Path run = folder == null ? null : folder.getParent();
+        Path config = run == null ? null : run.resolve("train_config.json");
+        return config != null && Files.isRegularFile(config) ? config : null;
     }
 }

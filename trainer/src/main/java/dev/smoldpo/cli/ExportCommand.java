@@ -3,7 +3,7 @@ package dev.smoldpo.cli;
 import dev.smoldpo.export.deploy.DeploymentExporter;
 import dev.smoldpo.export.peft.PeftAdapterExporter;
 import dev.smoldpo.train.support.RunCheckpoints;
-import dev.smoldpo.train.support.TrainConfig;
+import dev.smoldpo.train.config.TrainConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;

@@ -9,8 +9,11 @@ import dev.smoldpo.model.hub.RepoType;
 import dev.smoldpo.model.toy.ToyLoraMlp;
 import dev.smoldpo.train.DemoRecipe;
 import dev.smoldpo.train.DpoTrainer;
+import dev.smoldpo.train.FitSummary;
 import dev.smoldpo.train.ToyTrainer;
-import dev.smoldpo.train.support.TrainConfig;
+import dev.smoldpo.train.config.ConfigLayers;
+import dev.smoldpo.train.config.ResolvedConfig;
+import dev.smoldpo.train.config.TrainConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -24,12 +27,14 @@ import picocli.CommandLine.Unmatched;
 /** DPO training of the LoRA adapters; with no arguments, the built-in demo end to end. */
 @Command(name = "fit", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Train LoRA adapters with DPO on ONNX Runtime's training API.",
-                "Settings use TRL DPOConfig / HF TrainingArguments / PEFT names, from --config (YAML or JSON) and",
-                "flags that override it, e.g. --learning-rate 5e-6 --num-train-epochs 3 --loss-type ipo.",
+                "Settings use TRL DPOConfig / HF TrainingArguments / PEFT names, as --key value flags (e.g.",
+                "--learning-rate 5e-6 --num-train-epochs 3) over a --config file (YAML or JSON) over the recipe",
+                "(the demo's own defaults) over the general defaults. Settings fixed at export (LoRA, loss type)",
+                "come from the artifacts. `fit --list-keys` lists every key with its type, default and meaning.",
                 "With no dataset: the built-in demo (tiny SmolVLM, coloured-shapes preferences), exported if needed.",
-                "Keys: see --list-keys."})
+                "An output folder that holds a run is resumed with --resume, or restarted with --overwrite-output-dir."})
 public final class FitCommand implements Callable<Integer> {
-    @Option(names = "--config", description = "A YAML or JSON file of training settings.")
+    @Option(names = "--config", description = "A YAML or JSON file of training settings (e.g. a run's train_config.json).")
     Path configFile;
 
     @Option(names = "--artifacts", description = "Artifacts folder from export-artifacts (default: onnx-artifacts/demo).")
@@ -39,14 +44,14 @@ public final class FitCommand implements Callable<Integer> {
             + "such as openbmb/RLHF-V-Dataset (downloaded when online). Default: the generated demo set.")
     Path dataset;
 
-    @Option(names = "--resume", arity = "0..1", fallbackValue = "latest",
-            description = "Resume from the latest checkpoint in output_dir, or from the given checkpoint folder.")
-    String resume;
+    @Option(names = "--resume", description = "Resume from the latest checkpoint in output_dir "
+            + "(from another one: --resume-from-checkpoint DIR).")
+    boolean resume;
 
     @Option(names = "--precompute-ref", description = "Compute every reference log-prob up front, with a progress bar (the default; same as --precompute-ref-log-probs true).")
     boolean precomputeRef;
 
-    @Option(names = "--list-keys", description = "Print the setting keys and their defaults, then exit.")
+    @Option(names = "--list-keys", description = "Print every setting key with its type, default and description, then exit.")
     boolean listKeys;
 
     @Option(names = "--demo", description = "Start from the demo recipe's settings (implied when no dataset is given).")
@@ -68,73 +73,54 @@ public final class FitCommand implements Callable<Integer> {
             return fitToy();
         }
         if (listKeys) {
-            TrainConfig.defaults().values().forEach((k, v) -> System.out.printf("%-30s %s%n", k, v));
+            SettingsHelp.print(System.out);
             return 0;
         }
-        boolean demo = dataset == null && (configFile == null || TrainConfig.load(configFile).dataset() == null);
-        TrainConfig config = demo || demoRecipe ? DemoRecipe.config() : TrainConfig.defaults();
-        if (configFile != null) {
-            config = config.withOverrides(stringValues(TrainConfig.load(configFile)));
-        }
-        Map<String, String> overrides = parseFlags(flags);
-        if (resume != null) {
-            overrides.put("resume_from_checkpoint", resume);
+        Map<String, String> given = parseFlags(flags);
+        putIfSet(given, "dataset", dataset);
+        putIfSet(given, "artifacts_dir", artifacts);
+        if (resume && given.keySet().stream().noneMatch(k -> k.replace('-', '_').equals("resume_from_checkpoint"))) {
+            given.put("resume_from_checkpoint", "latest");
         }
         if (precomputeRef) {
-            overrides.put("precompute_ref_log_probs", "true");
+            given.put("precompute_ref_log_probs", "true");
         }
-        config = config.withOverrides(overrides);
-        Path artifactsDir = artifacts != null ? artifacts : config.artifactsDir() != null ? config.artifactsDir()
-                : Path.of("onnx-artifacts", "demo");
-        Path data = dataset != null ? dataset : config.dataset();
-        if ((demo || demoRecipe) && !Files.isRegularFile(artifactsDir.resolve(ArtifactFiles.MANIFEST))) {
-            System.out.println("no artifacts in " + artifactsDir + ": exporting the built-in demo model");
-            if (Main.run("export-artifacts", "--out", artifactsDir.toString()) != 0) {
-                return 1;
+        RunSetup setup = RunSetup.layers(configFile, given, demoRecipe);
+        ConfigLayers layers = setup.layers();
+        TrainConfig asGiven = layers.bind();
+        Path artifactsDir = RunSetup.artifacts(layers, setup.demo());
+        Path data;
+        if (asGiven.dataset() != null) {
+            data = resolveDataset(asGiven.dataset());
+            if (Files.exists(asGiven.dataset())) {
+                layers.resolved("dataset", asGiven.dataset().toAbsolutePath());
             }
-        }
-        if (demo) {
-            if (!Files.isRegularFile(artifactsDir.resolve(ArtifactFiles.MANIFEST))) {
-                System.out.println("no artifacts in " + artifactsDir + ": exporting the built-in demo model");
-                if (Main.run("export-artifacts", "--out", artifactsDir.toString()) != 0) {
-                    return 1;
-                }
-            }
-            data = config.outputDir().resolve("demo_dataset.parquet");
+        } else if (setup.demo()) {
+            data = asGiven.outputDir().resolve("demo_dataset.parquet").toAbsolutePath();
             if (!Files.exists(data)) {
-                Files.createDirectories(config.outputDir());
+                Files.createDirectories(asGiven.outputDir());
                 DemoDataset.write(data, DemoRecipe.PAIRS, DemoRecipe.DATA_SEED, false);
                 System.out.println("generated the demo preference set (" + DemoRecipe.PAIRS + " pairs) at " + data);
             }
-        } else if (data == null) {
-            throw new IllegalArgumentException("no dataset: pass --dataset FILE or set dataset in the config");
+            layers.set("dataset", data, "demo (generated)", false);
         } else {
-            data = resolveDataset(data);
+            throw new IllegalArgumentException("no dataset: pass --dataset FILE or set dataset in the config");
         }
-        // recorded in the run's train_config.json, so `export --run` finds the artifacts again
-        config = config.withOverrides(Map.of("artifacts_dir", artifactsDir.toAbsolutePath().toString()));
-        try (DpoTrainer trainer = new DpoTrainer(config, artifactsDir, data, System.out)) {
+        ResolvedConfig resolved = layers.resolve();
+        resolved.warnings().forEach(w -> System.out.println("warning: " + w));
+        try (DpoTrainer trainer = new DpoTrainer(resolved, artifactsDir, data, System.out)) {
             trainer.stopAfter(stopAfterStep);
-            DpoTrainer.Summary s = trainer.fit();
+            FitSummary s = trainer.fit();
             System.out.println();
-            System.out.printf("done: %d steps in %.1f s (%.2f pairs/s, %.0f tokens/s; seconds by section %s); "
-                            + "reference forward passes %d; truncated pairs %d; skipped %s; peak RSS %.2f GiB%n",
-                    s.steps(), s.trainSeconds(), s.pairsTrained() / s.trainSeconds(), s.tokensTrained() / s.trainSeconds(),
-                    s.secondsBySection(), s.referenceForwardPasses(), s.truncatedPairs(), s.skipped(),
-                    BenchExportCommand.peakRssBytes() / 1073741824.0);
-            if (s.firstEval() != null) {
-                System.out.printf("eval before training: rewards/accuracies %.3f, loss %.4f%n",
-                        s.firstEval().get("eval_rewards/accuracies"), s.firstEval().get("eval_loss"));
-            }
-            if (s.lastEval() != null) {
-                System.out.printf("eval after training:  rewards/accuracies %.3f, loss %.4f, margins %.4f%n",
-                        s.lastEval().get("eval_rewards/accuracies"), s.lastEval().get("eval_loss"),
-                        s.lastEval().get("eval_rewards/margins"));
-            }
-            System.out.println("metrics: " + s.outputDir().resolve("metrics.jsonl") + "; plots: " + s.outputDir()
-                    + "/{loss,rewards_accuracies,rewards_margins}.png; checkpoints: " + s.outputDir() + "/checkpoint-*");
+            s.lines(BenchExportCommand.peakRssBytes() / 1073741824.0).forEach(System.out::println);
         }
         return 0;
+    }
+
+    private static void putIfSet(Map<String, String> m, String key, Object value) {
+        if (value != null) {
+            m.put(key, value.toString());
+        }
     }
 
     /**
@@ -151,17 +137,6 @@ public final class FitCommand implements Callable<Integer> {
                 .repoType(RepoType.DATASET).progress(HubProgress.console()).build()) {
             return hub.download(id).dir();
         }
-    }
-
-    private static Map<String, String> stringValues(TrainConfig fromFile) {
-        Map<String, String> m = new LinkedHashMap<>();
-        TrainConfig defaults = TrainConfig.defaults();
-        fromFile.values().forEach((k, v) -> {
-            if (v != null && !v.equals(defaults.get(k))) {
-                m.put(k, v instanceof List<?> l ? String.join(",", l.stream().map(String::valueOf).toList()) : String.valueOf(v));
-            }
-        });
-        return m;
     }
 
     /** {@code --key value} and {@code --key=value} pairs; a flag without a value means true. */

@@ -225,7 +225,7 @@ public final class GenerateCommand implements Callable<Integer> {
             return null;
         }
         Path config = checkpoint.toAbsolutePath().getParent().resolve("train_config.json");
-        return Files.isRegularFile(config) ? dev.smoldpo.train.support.TrainConfig.load(config).imageLongestEdge() : null;
+        return Files.isRegularFile(config) ? dev.smoldpo.train.config.TrainConfig.load(config).imageLongestEdge() : null;
     }
 
     private static boolean complete(Path dir) {

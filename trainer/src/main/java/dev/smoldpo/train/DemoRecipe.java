@@ -1,6 +1,6 @@
 package dev.smoldpo.train;
 
-import dev.smoldpo.train.support.TrainConfig;
+import dev.smoldpo.train.config.TrainConfig;
 import java.util.LinkedHashMap;
 import java.util.Map;
 

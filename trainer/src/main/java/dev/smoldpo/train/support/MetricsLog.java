@@ -73,6 +73,14 @@ public final class MetricsLog implements Closeable {
                 StandardOpenOption.CREATE, StandardOpenOption.APPEND, StandardOpenOption.WRITE));
     }
 
+    /** Starts {@code outputDir/metrics.jsonl} afresh: a new run never appends to an earlier run's history. */
+    public static MetricsLog create(Path outputDir) throws IOException {
+        Files.createDirectories(outputDir);
+        Path file = outputDir.resolve(FILE_NAME);
+        return new MetricsLog(file, Files.newBufferedWriter(file, StandardCharsets.UTF_8,
+                StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE));
+    }
+
     /**
      * Opens the log of a run resumed at {@code resumedStep}: records of later steps (logged after that
      * checkpoint by the interrupted run) are dropped first, so the curves have no duplicated steps.

@@ -15,7 +15,7 @@ import java.util.TreeMap;
  *                        within the epoch's order, which {@link Rng#epochPermutation} recomputes)
  * @param dataSeed        seed of the data order
  * @param rngStates       named {@link Rng#state()}s (e.g. "dropout"), restored with {@link Rng#ofState}
- * @param scheduleStep    LR schedule position: the step index of the next update ({@link LrSchedule#lr(long)})
+ * @param scheduleStep    LR schedule position: the step index of the next update ({@code LrSchedule.lr(long)})
  * @param totalSteps      the schedule's total steps when saved
  * @param bestMetrics     best values so far (e.g. "eval_loss", "eval_rewards/accuracies")
  * @param bestStep        step of the best checkpoint, -1 if none; never deleted by rotation
@@ -23,7 +23,7 @@ import java.util.TreeMap;
  * @param pairsSeen       training pairs consumed so far
  * @param tokensSeen      training tokens consumed so far
  * @param trainSeconds    wall-clock seconds spent training so far (for throughput across resumes)
- * @param configHash      {@link TrainConfig#hash()} of the run's configuration
+ * @param configHash      {@code TrainConfig.hash()} of the run's configuration
  */
 public record RunState(long globalStep, double epoch, long epochIndex, long microStep, long dataSeed,
                        Map<String, Long> rngStates, long scheduleStep, long totalSteps,

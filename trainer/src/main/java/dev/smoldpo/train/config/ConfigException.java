@@ -1,4 +1,4 @@
-package dev.smoldpo.train.support;
+package dev.smoldpo.train.config;
 
 /**
  * A training configuration that cannot be used: an unknown key, a value of the wrong type, or a value

@@ -1,18 +1,17 @@
-package dev.smoldpo.train.support;
+package dev.smoldpo.train.config;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
-import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.smoldpo.model.smolvlm.DpoLayout;
 import dev.smoldpo.model.smolvlm.DpoLossType;
-import dev.smoldpo.train.support.TrainConfig.Device;
-import dev.smoldpo.train.support.TrainConfig.IntervalStrategy;
-import dev.smoldpo.train.support.TrainConfig.LrSchedulerType;
-import dev.smoldpo.train.support.TrainConfig.TruncationMode;
+import dev.smoldpo.train.config.TrainConfig.Device;
+import dev.smoldpo.train.config.TrainConfig.IntervalStrategy;
+import dev.smoldpo.train.config.TrainConfig.LrSchedulerType;
+import dev.smoldpo.train.config.TrainConfig.TruncationMode;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -106,15 +105,17 @@ class TrainConfigTest {
 
     @Test
     void acceptsNumbersWrittenAsStringsAndExponentsWithoutDot() {
-        TrainConfig c = TrainConfig.fromYaml("learning_rate: 1e-4\nbeta: '0.3'\nmax_steps: 1.0e3\n");
+        TrainConfig c = TrainConfig.fromYaml("learning_rate: 1e-4\nbeta: '0.3'\nmax_steps: '1000'\n");
         assertEquals(1e-4, c.learningRate());
         assertEquals(0.3, c.beta());
         assertEquals(1000, c.maxSteps());
+        // a float for a whole-number key is refused rather than truncated (Jackson would make 2.5 into 2)
+        assertMessage("key 'max_steps': expected a whole number, got the number 1000.0", "max_steps: 1.0e3");
     }
 
     @Test
     void emptyFileGivesDefaults() {
-        assertSame(TrainConfig.defaults(), TrainConfig.fromYaml(""));
+        assertEquals(TrainConfig.defaults(), TrainConfig.fromYaml(""));
         assertEquals(TrainConfig.defaults(), TrainConfig.fromJson("{}"));
     }
 
@@ -139,7 +140,7 @@ class TrainConfigTest {
         TrainConfig c = TrainConfig.defaults().withOverrides(o);
         assertEquals(c, TrainConfig.fromJson(c.toJson()));
         Path file = dir.resolve("sub/effective_config.json");
-        c.save(file);
+        ResolvedConfig.of(c, "test").save(file);
         assertEquals(c, TrainConfig.load(file));
         assertTrue(Files.readString(file).contains("\"per_device_train_batch_size\" : 1"), Files.readString(file));
         assertTrue(Files.readString(file).contains("\"lr_scheduler_type\" : \"constant_with_warmup\""));
@@ -235,7 +236,7 @@ class TrainConfigTest {
                 () -> TrainConfig.fromYaml("num_train_epochs: 0\n"));
         assertTrue(e.getMessage().contains("num_train_epochs must be positive when max_steps is -1"), e.getMessage());
         // epochs may be 0 when max_steps decides
-        assertEquals(5, TrainConfig.fromYaml("num_train_epochs: 0\nmax_steps: 5\n").totalSteps(100));
+        assertEquals(5, TrainConfig.fromYaml("num_train_epochs: 0\nmax_steps: 5\n").plan(100).totalSteps());
     }
 
     private static void assertInvalid(String expected, String key, String value) {
@@ -247,14 +248,12 @@ class TrainConfigTest {
     @Test
     void derivedStepCounts() {
         TrainConfig c = TrainConfig.defaults(); // batch 1, accumulation 8, 3 epochs
-        assertEquals(100, c.microBatchesPerEpoch(100));
-        assertEquals(13, c.updateStepsPerEpoch(100)); // the last accumulation of 4 still steps
-        assertEquals(39, c.totalSteps(100));
-        assertEquals(1, c.updateStepsPerEpoch(3));
+        assertEquals(13, c.plan(100).stepsPerEpoch()); // 100 micro-batches; the last accumulation of 4 still steps
+        assertEquals(39, c.plan(100).totalSteps());
+        assertEquals(1, c.plan(3).stepsPerEpoch());
         TrainConfig half = c.withOverrides(Map.of("num_train_epochs", "1.5", "per_device_train_batch_size", "3"));
-        assertEquals(34, half.microBatchesPerEpoch(100));
-        assertEquals(5, half.updateStepsPerEpoch(100));
-        assertEquals(8, half.totalSteps(100)); // ceil(7.5)
+        assertEquals(5, half.plan(100).stepsPerEpoch()); // 34 micro-batches
+        assertEquals(8, half.plan(100).totalSteps()); // ceil(7.5)
         assertEquals(574, c.testCount(5733)); // ceil(573.3), as HF datasets
         assertEquals(100, c.withOverrides(Map.of("test_size", "100")).testCount(5733));
         assertEquals(0, c.withOverrides(Map.of("test_size", "0")).testCount(5733));

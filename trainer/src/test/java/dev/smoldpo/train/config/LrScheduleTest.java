@@ -1,9 +1,9 @@
-package dev.smoldpo.train.support;
+package dev.smoldpo.train.config;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-import dev.smoldpo.train.support.TrainConfig.LrSchedulerType;
+import dev.smoldpo.train.config.TrainConfig.LrSchedulerType;
 import org.junit.jupiter.api.Test;
 
 class LrScheduleTest {
@@ -70,8 +70,8 @@ class LrScheduleTest {
     @Test
     void fromConfig() {
         TrainConfig c = TrainConfig.defaults().withOverrides(java.util.Map.of(
-                "lr_scheduler_type", "cosine", "warmup_ratio", "0.1", "learning_rate", "5e-4"));
-        LrSchedule s = c.lrSchedule(100);
+                "lr_scheduler_type", "cosine", "warmup_ratio", "0.1", "learning_rate", "5e-4", "max_steps", "100"));
+        LrSchedule s = c.plan(7).schedule();
         assertEquals(LrSchedulerType.COSINE, s.type());
         assertEquals(10, s.warmupSteps());
         assertEquals(5e-4, s.lr(10), EPS);

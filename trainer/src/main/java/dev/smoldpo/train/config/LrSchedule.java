@@ -1,6 +1,6 @@
-package dev.smoldpo.train.support;
+package dev.smoldpo.train.config;
 
-import dev.smoldpo.train.support.TrainConfig.LrSchedulerType;
+import dev.smoldpo.train.config.TrainConfig.LrSchedulerType;
 
 /**
  * Learning-rate schedules with HF transformers' semantics ({@code get_scheduler} with

@@ -1,0 +1,74 @@
+package dev.smoldpo.cli;
+
+import dev.smoldpo.artifacts.ArtifactFiles;
+import dev.smoldpo.artifacts.Manifest;
+import dev.smoldpo.train.DemoRecipe;
+import dev.smoldpo.train.config.ArtifactSettings;
+import dev.smoldpo.train.config.ConfigLayers;
+import dev.smoldpo.train.config.TrainConfig;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+
+/**
+ * The settings of a {@code fit} or {@code eval} command, layered in one order: general defaults, the
+ * demo recipe (when no dataset is given, or with --demo), a config file, then flags; and the artifacts
+ * they point at, whose export-time settings are applied last ({@link ArtifactSettings}).
+ */
+record RunSetup(ConfigLayers layers, boolean demo) {
+    static final Path DEMO_ARTIFACTS = Path.of("onnx-artifacts", "demo");
+
+    /** @param base a first layer under the file and flags (e.g. a run's train_config.json), or null */
+    static RunSetup layers(Path base, Path configFile, Map<String, String> flags, boolean forceDemo) {
+        ConfigLayers probe = ConfigLayers.defaults();
+        if (base != null) {
+            probe.file(base);
+        }
+        if (configFile != null) {
+            probe.file(configFile);
+        }
+        boolean demo = forceDemo || probe.flags(flags).bind().dataset() == null;
+        ConfigLayers layers = ConfigLayers.defaults();
+        if (demo) {
+            layers.recipe("demo recipe", DemoRecipe.overrides());
+        }
+        if (base != null) {
+            layers.file(base);
+        }
+        if (configFile != null) {
+            layers.file(configFile);
+        }
+        return new RunSetup(layers.flags(flags), demo);
+    }
+
+    static RunSetup layers(Path configFile, Map<String, String> flags, boolean forceDemo) {
+        return layers(null, configFile, flags, forceDemo);
+    }
+
+    /**
+     * The artifacts folder ({@code artifacts_dir}, else onnx-artifacts/demo), exporting the demo model
+     * there when a demo run finds none; applies the manifest's export-time settings to the layers.
+     */
+    static Path artifacts(ConfigLayers layers, boolean demo) {
+        TrainConfig asGiven = layers.bind();
+        Path dir = asGiven.artifactsDir() != null ? asGiven.artifactsDir() : DEMO_ARTIFACTS;
+        Path manifest = dir.resolve(ArtifactFiles.MANIFEST);
+        if (demo && !Files.isRegularFile(manifest)) {
+            System.out.println("no artifacts in " + dir + ": exporting the built-in demo model");
+            if (Main.run("export-artifacts", "--out", dir.toString()) != 0) {
+                throw new IllegalStateException("the demo export failed (see above)");
+            }
+        }
+        if (!Files.isRegularFile(manifest)) {
+            throw new IllegalArgumentException("no artifacts in " + dir + " (manifest.json missing): run "
+                    + "./tools/export-artifacts.sh first, or pass --artifacts");
+        }
+        ArtifactSettings.apply(layers, Manifest.read(manifest), manifest);
+        if (asGiven.artifactsDir() != null) {
+            layers.resolved("artifacts_dir", dir.toAbsolutePath());
+        } else {
+            layers.set("artifacts_dir", dir.toAbsolutePath(), ConfigLayers.DEFAULT, false);
+        }
+        return dir;
+    }
+}
