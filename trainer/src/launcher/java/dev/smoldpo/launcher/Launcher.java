@@ -3,13 +3,13 @@ package dev.smoldpo.launcher;
 import java.io.IOException;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
-import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import java.lang.management.ManagementFactory;
 
@@ -19,17 +19,24 @@ import java.lang.management.ManagementFactory;
  * <p>The application itself needs a JDK >= 22 (Foreign Function & Memory API). When the running JVM
  * is older, this class looks for one (SMOLDPO_JAVA_HOME, JAVA_HOME, then the JDKs under
  * /usr/lib/jvm and /opt) and re-executes the jar there with the flags the application needs.
+ *
+ * <p>The two JVMs live and die together: the launcher forwards the child's exit code, stops the child
+ * when it is itself stopped (SIGTERM, Ctrl-C), and the child stops on its own when the launcher is
+ * killed outright ({@link ParentWatchdog}), so killing the PID the user started always ends training.
  */
 public final class Launcher {
     static final int REQUIRED_FEATURE = 22;
     static final String APP_MAIN = "dev.smoldpo.cli.Main";
     /** Set on the relaunched JVM so a misconfigured JDK can never relaunch in a loop. */
     static final String RELAUNCHED_PROPERTY = "smoldpo.relaunched";
+    /** How long a stopped launcher lets its child run its own shutdown before killing it. */
+    static final long CHILD_STOP_GRACE_SECONDS = 10;
 
     private Launcher() {}
 
     public static void main(String[] args) throws Exception {
         if (Runtime.version().feature() >= REQUIRED_FEATURE) {
+            ParentWatchdog.startIfRelaunched();
             runApplication(args);
             return;
         }
@@ -51,20 +58,50 @@ public final class Launcher {
             // protobuf-java still uses sun.misc.Unsafe; JDK 24+ warns about it on every start
             command.add("--sun-misc-unsafe-memory-access=allow");
         }
-        command.add("-D" + RELAUNCHED_PROPERTY + "=true");
         for (String jvmArg : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
-            if (jvmArg.startsWith("-D") || jvmArg.startsWith("-Xm") || jvmArg.startsWith("-Xss")) {
+            boolean ours = jvmArg.startsWith("-D" + RELAUNCHED_PROPERTY + "=")
+                    || jvmArg.startsWith("-D" + ParentWatchdog.PARENT_PID_PROPERTY + "=");
+            if (!ours && (jvmArg.startsWith("-D") || jvmArg.startsWith("-Xm") || jvmArg.startsWith("-Xss"))) {
                 command.add(jvmArg);
             }
         }
+        command.add("-D" + RELAUNCHED_PROPERTY + "=true");
+        command.add("-D" + ParentWatchdog.PARENT_PID_PROPERTY + "=" + ProcessHandle.current().pid());
+        // the class path this JVM was started with: trainer.jar under `java -jar`, the module's
+        // classes and dependencies when started from a build or a test
         command.add("-cp");
-        command.add(ownJar());
-        command.add(APP_MAIN);
+        command.add(System.getProperty("java.class.path"));
+        // the child starts through this class too, so that it runs the parent watchdog
+        command.add(Launcher.class.getName());
         for (String a : args) {
             command.add(a);
         }
-        Process process = new ProcessBuilder(command).inheritIO().start();
-        System.exit(process.waitFor());
+        Process child = new ProcessBuilder(command).inheritIO().start();
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> stopChild(child), "smoldpo-stop-child"));
+        System.exit(child.waitFor());
+    }
+
+    /**
+     * Shutdown hook of the launcher: on SIGTERM or SIGINT, asks the child to stop (SIGTERM) and waits
+     * for its own shutdown to finish, then kills it if it will not. After a normal exit the child is
+     * already gone and this does nothing.
+     */
+    private static void stopChild(Process child) {
+        if (!child.isAlive()) {
+            return;
+        }
+        child.destroy();
+        try {
+            if (!child.waitFor(CHILD_STOP_GRACE_SECONDS, TimeUnit.SECONDS)) {
+                System.err.println("smoldpo: the training JVM (pid " + child.pid() + ") did not stop within "
+                        + CHILD_STOP_GRACE_SECONDS + " s; killing it");
+                child.destroyForcibly();
+                child.waitFor(CHILD_STOP_GRACE_SECONDS, TimeUnit.SECONDS);
+            }
+        } catch (InterruptedException e) {
+            child.destroyForcibly();
+            Thread.currentThread().interrupt();
+        }
     }
 
     private static void runApplication(String[] args) throws Exception {
@@ -78,10 +115,6 @@ public final class Launcher {
             }
             throw (Error) cause;
         }
-    }
-
-    private static String ownJar() throws URISyntaxException {
-        return Paths.get(Launcher.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
     }
 
     /** The newest suitable java binary, or null. */
