@@ -59,7 +59,7 @@ class ConcurrentFitEndToEndTest {
             String out = Files.readString(dir.resolve(run + ".out"), StandardCharsets.UTF_8);
             String err = Files.readString(dir.resolve(run + ".err"), StandardCharsets.UTF_8);
             assertEquals(0, p.exitValue(), "fit " + run + ":\n" + out + err);
-            assertTrue(out.contains("done: 3 steps"), out);
+            assertTrue(out.contains("done (completed): 3 steps"), out);
             assertTrue(Files.isRegularFile(dir.resolve("runs").resolve(run).resolve("summary.json")));
             assertEquals(List.of(), err.lines().filter(l -> l.contains("SLF4J")).toList(), err);
             Matcher m = REFERENCE_LINE.matcher(out);

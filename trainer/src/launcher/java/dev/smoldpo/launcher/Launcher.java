@@ -29,8 +29,11 @@ public final class Launcher {
     static final String APP_MAIN = "dev.smoldpo.cli.Main";
     /** Set on the relaunched JVM so a misconfigured JDK can never relaunch in a loop. */
     static final String RELAUNCHED_PROPERTY = "smoldpo.relaunched";
-    /** How long a stopped launcher lets its child run its own shutdown before killing it. */
-    static final long CHILD_STOP_GRACE_SECONDS = 10;
+    /**
+     * How long a stopped launcher lets its child run its own shutdown before killing it: a fit finishes
+     * its current step and saves a checkpoint first (dev.smoldpo.train.GracefulStop allows 120 s).
+     */
+    static final long CHILD_STOP_GRACE_SECONDS = 150;
 
     private Launcher() {}
 

@@ -55,7 +55,7 @@ class LoggingBindingTest {
         String out = Files.readString(stdout, StandardCharsets.UTF_8);
         String err = Files.readString(stderr, StandardCharsets.UTF_8);
         assertEquals(0, p.exitValue(), out + err);
-        assertTrue(out.contains("done: 1 steps"), out);
+        assertTrue(out.contains("done (completed): 1 steps"), out);
         List<String> slf4j = err.lines().filter(l -> l.contains("SLF4J") || l.contains("CudaUtils")).toList();
         assertEquals(List.of(), slf4j, "stderr:\n" + err);
     }
