@@ -97,7 +97,7 @@ public final class GenerateCommand implements Callable<Integer> {
         try {
             return run(spec.commandLine().getOut(), err);
         } catch (Exception e) {
-            err.println("error: " + (e.getMessage() == null ? e.toString() : e.getMessage()));
+            err.println("error: " + ErrorMessage.of(e));
             if (System.getenv("SMOLDPO_DEBUG") != null) {
                 e.printStackTrace(err);
             }

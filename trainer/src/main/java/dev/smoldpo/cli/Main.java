@@ -25,7 +25,7 @@ public final class Main implements Runnable {
     public static int run(String... args) {
         CommandLine cli = new CommandLine(new Main());
         cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
-            cmd.getErr().println("error: " + (e.getMessage() == null ? e.toString() : e.getMessage()));
+            cmd.getErr().println("error: " + ErrorMessage.of(e));
             if (System.getenv("SMOLDPO_DEBUG") != null) {
                 e.printStackTrace(cmd.getErr());
             }

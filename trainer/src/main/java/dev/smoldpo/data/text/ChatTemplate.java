@@ -2,6 +2,8 @@ package dev.smoldpo.data.text;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.smoldpo.model.hf.HfFormatException;
+import dev.smoldpo.model.hf.JsonFiles;
 import com.hubspot.jinjava.Jinjava;
 import com.hubspot.jinjava.JinjavaConfig;
 import com.hubspot.jinjava.interpret.RenderResult;
@@ -33,13 +35,22 @@ public final class ChatTemplate {
     private final String template;
     private final Map<String, Object> globals;
     private final Jinjava jinjava;
+    private final String origin;
 
-    /** A template with extra global variables (e.g. {@code bos_token}); {@code globals} may be empty. */
-    public ChatTemplate(String template, Map<String, ?> globals) {
+    /**
+     * A template with extra global variables (e.g. {@code bos_token}); {@code globals} may be empty;
+     * {@code origin} says where it was read (file and field), for messages.
+     */
+    public ChatTemplate(String template, Map<String, ?> globals, String origin) {
         if (template == null || template.isEmpty()) throw new IllegalArgumentException("empty chat template");
         this.template = template;
         this.globals = Map.copyOf(globals);
+        this.origin = origin;
         this.jinjava = new Jinjava(JinjavaConfig.newBuilder().withTrimBlocks(true).withLstripBlocks(true).build());
+    }
+
+    public ChatTemplate(String template, Map<String, ?> globals) {
+        this(template, globals, "chat template");
     }
 
     public ChatTemplate(String template) {
@@ -48,26 +59,28 @@ public final class ChatTemplate {
 
     /**
      * Reads the template of a model folder: {@code chat_template.json}'s {@code chat_template} if that
-     * file exists, else {@code tokenizer_config.json}'s {@code chat_template}; special tokens come from
+     * file exists (then it must hold one: the file has no other use), else
+     * {@code tokenizer_config.json}'s {@code chat_template}; special tokens come from
      * tokenizer_config.json when it exists.
      *
-     * @throws IOException when neither file has a chat template
+     * @throws IOException naming the file and field when neither file has a chat template, when one
+     *     is not valid JSON, or when the template is not a non-empty string
      */
     public static ChatTemplate load(Path modelDir) throws IOException {
         Path ct = modelDir.resolve("chat_template.json");
         Path tc = modelDir.resolve("tokenizer_config.json");
-        JsonNode config = Files.isRegularFile(tc) ? JSON.readTree(tc.toFile()) : JSON.createObjectNode();
-        String template = null;
+        JsonNode config = Files.isRegularFile(tc) ? JsonFiles.readObject(tc) : JSON.createObjectNode();
+        String template;
+        String origin;
         if (Files.isRegularFile(ct)) {
-            JsonNode t = JSON.readTree(ct.toFile()).get("chat_template");
-            if (t != null && t.isTextual()) template = t.asText();
-        }
-        if (template == null) {
-            JsonNode t = config.get("chat_template");
-            if (t != null && t.isTextual()) template = t.asText();
-        }
-        if (template == null) {
-            throw new IOException("no chat_template in " + ct + " nor in " + tc);
+            template = templateField(JsonFiles.readObject(ct), ct);
+            origin = ct + " field 'chat_template'";
+        } else if (config.hasNonNull("chat_template")) {
+            template = templateField(config, tc);
+            origin = tc + " field 'chat_template'";
+        } else {
+            throw new HfFormatException("no chat template: " + ct + " does not exist and "
+                    + (Files.isRegularFile(tc) ? tc + " has no field 'chat_template'" : tc + " does not exist either"));
         }
         Map<String, Object> globals = new HashMap<>();
         for (String key : SPECIAL_TOKEN_KEYS) {
@@ -76,7 +89,24 @@ public final class ChatTemplate {
             String s = v.isTextual() ? v.asText() : v.path("content").asText(null);
             if (s != null) globals.put(key, s);
         }
-        return new ChatTemplate(template, globals);
+        return new ChatTemplate(template, globals, origin);
+    }
+
+    private static String templateField(JsonNode root, Path file) throws HfFormatException {
+        JsonNode t = root.get("chat_template");
+        if (t == null || t.isNull()) {
+            throw new HfFormatException(file + ": missing required field 'chat_template'");
+        }
+        if (!t.isTextual() || t.asText().isEmpty()) {
+            throw new HfFormatException(file + ": field 'chat_template' is " + JsonFiles.quote(t)
+                    + ", expected the Jinja template as a non-empty string");
+        }
+        return t.asText();
+    }
+
+    /** Where the template was read: file and field (or "chat template" when built in code). */
+    public String origin() {
+        return origin;
     }
 
     /** The Jinja source. */
@@ -97,7 +127,8 @@ public final class ChatTemplate {
         RenderResult result = jinjava.renderForResult(template, ctx);
         for (TemplateError e : result.getErrors()) {
             if (e.getSeverity() == TemplateError.ErrorType.FATAL) {
-                throw new IllegalStateException("chat template failed: " + e.getMessage() + " (line " + e.getLineno() + ")");
+                throw new IllegalStateException(origin + ": the chat template failed: " + e.getMessage() + " (template line "
+                        + e.getLineno() + ")");
             }
         }
         return result.getOutput();

@@ -2,7 +2,9 @@ package dev.smoldpo.data.text;
 
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.TextNode;
+import dev.smoldpo.model.hf.HfFormatException;
+import dev.smoldpo.model.hf.JsonFiles;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -60,26 +62,23 @@ public final class HfTokenizer implements AutoCloseable {
     /**
      * Loads {@code tokenizer.json} from a model folder (or the file itself).
      *
-     * @throws IOException when the file is missing or is not a tokenizer DJL can load
+     * @throws IOException naming the file (and field) when it is missing, is not valid JSON, lacks its
+     *     {@code model.vocab}, or is not a tokenizer DJL can load
      */
     public static HfTokenizer load(Path modelDirOrFile) throws IOException {
         Path file = Files.isDirectory(modelDirOrFile) ? modelDirOrFile.resolve("tokenizer.json") : modelDirOrFile;
-        if (!Files.isRegularFile(file)) {
-            throw new IOException("no tokenizer.json at " + file.toAbsolutePath());
-        }
-        JsonNode root = new ObjectMapper().readTree(file.toFile());
-        Map<String, Integer> vocab = new HashMap<>();
-        JsonNode v = root.path("model").path("vocab");
-        if (v.isObject()) {
-            for (Iterator<Map.Entry<String, JsonNode>> it = v.fields(); it.hasNext(); ) {
-                Map.Entry<String, JsonNode> e = it.next();
-                vocab.put(e.getKey(), e.getValue().asInt());
-            }
-        } else if (v.isArray()) { // Unigram: [[piece, score], ...], id = index
-            for (int i = 0; i < v.size(); i++) vocab.put(v.get(i).get(0).asText(), i);
-        }
+        JsonNode root = JsonFiles.readObject(file);
+        Map<String, Integer> vocab = vocabulary(file, root);
         Map<String, Integer> added = new LinkedHashMap<>();
-        for (JsonNode t : root.path("added_tokens")) {
+        JsonNode addedTokens = root.path("added_tokens");
+        if (!addedTokens.isMissingNode() && !addedTokens.isNull() && !addedTokens.isArray()) {
+            throw new HfFormatException(file + ": field 'added_tokens' is " + JsonFiles.quote(addedTokens) + ", expected an array");
+        }
+        for (JsonNode t : addedTokens) {
+            if (!t.path("content").isTextual() || !t.path("id").canConvertToInt() || !t.path("id").isIntegralNumber()) {
+                throw new HfFormatException(file + ": an entry of 'added_tokens' is " + JsonFiles.quote(t)
+                        + ", expected {\"id\": <integer>, \"content\": <string>, ...}");
+            }
             added.put(t.path("content").asText(), t.path("id").asInt());
         }
         HuggingFaceTokenizer tok;
@@ -92,9 +91,42 @@ public final class HfTokenizer implements AutoCloseable {
                     .optWithOverflowingTokens(false)
                     .build();
         } catch (RuntimeException e) {
-            throw new IOException("cannot load tokenizer " + file.toAbsolutePath() + ": " + e.getMessage(), e);
+            throw new HfFormatException(file + ": the tokenizers library cannot load it: "
+                    + JsonFiles.abbreviate(String.valueOf(e.getMessage()), 300), e);
         }
         return new HfTokenizer(tok, file, Collections.unmodifiableMap(vocab), Collections.unmodifiableMap(added));
+    }
+
+    /** {@code model.vocab}: token → id (BPE/WordPiece/WordLevel object, or Unigram's [[piece, score], ...]). */
+    private static Map<String, Integer> vocabulary(Path file, JsonNode root) throws HfFormatException {
+        JsonNode model = root.get("model");
+        if (model == null || !model.isObject()) {
+            throw new HfFormatException(file + ": missing required field 'model' (an object)");
+        }
+        JsonNode v = model.get("vocab");
+        Map<String, Integer> vocab = new HashMap<>();
+        if (v != null && v.isObject()) {
+            for (Iterator<Map.Entry<String, JsonNode>> it = v.fields(); it.hasNext(); ) {
+                Map.Entry<String, JsonNode> e = it.next();
+                if (!e.getValue().isIntegralNumber() || !e.getValue().canConvertToInt()) {
+                    throw new HfFormatException(file + ": field 'model.vocab' maps " + JsonFiles.quote(new TextNode(e.getKey()))
+                            + " to " + JsonFiles.quote(e.getValue()) + ", expected an integer id");
+                }
+                vocab.put(e.getKey(), e.getValue().asInt());
+            }
+        } else if (v != null && v.isArray()) { // Unigram: [[piece, score], ...], id = index
+            for (int i = 0; i < v.size(); i++) {
+                if (!v.get(i).path(0).isTextual()) {
+                    throw new HfFormatException(file + ": entry " + i + " of field 'model.vocab' is " + JsonFiles.quote(v.get(i))
+                            + ", expected [piece, score]");
+                }
+                vocab.put(v.get(i).get(0).asText(), i);
+            }
+        } else {
+            throw new HfFormatException(file + ": field 'model.vocab' is " + (v == null ? "missing" : JsonFiles.quote(v))
+                    + ", expected an object (token to id) or an array of [piece, score]");
+        }
+        return vocab;
     }
 
     /** The ids of {@code text}, with no special tokens added and no truncation. */

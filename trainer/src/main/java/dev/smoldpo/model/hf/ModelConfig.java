@@ -1,8 +1,6 @@
 package dev.smoldpo.model.hf;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -37,7 +35,23 @@ public record ModelConfig(
 
     public static final Set<String> SUPPORTED_MODEL_TYPES = Set.of("idefics3", "smolvlm");
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /*
+     * Upper bounds of the shape fields, checked while parsing and before anything is sized from them:
+     * several times the largest public models' values, so no real checkpoint hits them, while a typo
+     * (a million layers) fails at once instead of after gigabytes of allocation.
+     */
+    public static final int MAX_LAYERS = 1024;
+    public static final int MAX_HIDDEN_SIZE = 65_536;
+    public static final int MAX_INTERMEDIATE_SIZE = 1 << 20;
+    public static final int MAX_HEADS = 1024;
+    public static final int MAX_HEAD_DIM = 4096;
+    public static final int MAX_VOCAB_SIZE = 1 << 22;
+    public static final int MAX_POSITIONS = 1 << 24;
+    /** The image processor's own limit on any side (SMOLDPO_MAX_EDGE): a larger tile cannot be fed. */
+    public static final int MAX_IMAGE_SIZE = 4096;
+    public static final int MAX_PATCH_SIZE = 1024;
+    public static final int MAX_CHANNELS = 16;
+    public static final int MAX_SCALE_FACTOR = 64;
 
     /** Vocabulary size (rows of embed_tokens and lm_head); read from text_config.vocab_size. */
     public int vocabSize() {
@@ -61,18 +75,12 @@ public record ModelConfig(
         if (!Files.isRegularFile(file)) {
             throw new HfFormatException(file + ": config.json not found");
         }
-        JsonNode root;
-        try {
-            root = JSON.readTree(file.toFile());
-        } catch (JsonProcessingException e) {
-            throw new HfFormatException(file + ": not valid JSON: " + e.getOriginalMessage(), e);
-        }
-        return parse(root, file);
+        return parse(JsonFiles.readObject(file), file);
     }
 
     /** Parses an already-read config tree; {@code source} is used only in messages. */
     public static ModelConfig parse(JsonNode root, Path source) throws HfFormatException {
-        Fields top = new Fields(root, source, "");
+        ConfigFields top = new ConfigFields(root, source, "");
         if (root == null || !root.isObject()) {
             throw new HfFormatException(source + ": config must be a JSON object");
         }
@@ -82,7 +90,7 @@ public record ModelConfig(
                     + "' (expected one of idefics3, smolvlm)");
         }
         int imageTokenId = top.positiveInt("image_token_id");
-        int scaleFactor = top.positiveInt("scale_factor");
+        int scaleFactor = top.boundedInt("scale_factor", MAX_SCALE_FACTOR);
         TextConfig text = TextConfig.parse(top.object("text_config"), source);
         VisionConfig vision = VisionConfig.parse(top.object("vision_config"), source);
 
@@ -243,18 +251,18 @@ public record ModelConfig(
             boolean mlpBias) {
 
         static TextConfig parse(JsonNode n, Path source) throws HfFormatException {
-            Fields f = new Fields(n, source, "text_config.");
+            ConfigFields f = new ConfigFields(n, source, "text_config.");
             String modelType = f.optString("model_type", "llama");
             if (!modelType.equals("llama")) {
                 throw new HfFormatException(source + ": unsupported text_config.model_type '" + modelType
                         + "' (expected llama)");
             }
-            int hidden = f.positiveInt("hidden_size");
-            int heads = f.positiveInt("num_attention_heads");
-            int kvHeads = n.hasNonNull("num_key_value_heads") ? f.positiveInt("num_key_value_heads") : heads;
+            int hidden = f.boundedInt("hidden_size", MAX_HIDDEN_SIZE);
+            int heads = f.boundedInt("num_attention_heads", MAX_HEADS);
+            int kvHeads = n.hasNonNull("num_key_value_heads") ? f.boundedInt("num_key_value_heads", MAX_HEADS) : heads;
             int headDim;
             if (n.hasNonNull("head_dim")) {
-                headDim = f.positiveInt("head_dim");
+                headDim = f.boundedInt("head_dim", MAX_HEAD_DIM);
             } else {
                 if (hidden % heads != 0) {
                     throw new HfFormatException(source + ": text_config.head_dim is absent and hidden_size "
@@ -262,22 +270,26 @@ public record ModelConfig(
                 }
                 headDim = hidden / heads;
             }
+            if (headDim > MAX_HEAD_DIM) {
+                throw new HfFormatException(source + ": text_config.hidden_size " + hidden + " / num_attention_heads "
+                        + heads + " gives a head_dim of " + headDim + ", more than " + MAX_HEAD_DIM);
+            }
             if (heads % kvHeads != 0) {
                 throw new HfFormatException(source + ": text_config.num_attention_heads " + heads
                         + " is not a multiple of num_key_value_heads " + kvHeads);
             }
             if (n.hasNonNull("rope_scaling")) {
-                throw new HfFormatException(source + ": text_config.rope_scaling " + n.get("rope_scaling")
+                throw new HfFormatException(source + ": text_config.rope_scaling " + JsonFiles.quote(n.get("rope_scaling"))
                         + " is not supported");
             }
             String act = f.optString("hidden_act", "silu");
             if (!act.equals("silu")) {
                 throw new HfFormatException(source + ": unsupported text_config.hidden_act '" + act + "' (expected silu)");
             }
-            return new TextConfig(modelType, hidden, f.positiveInt("intermediate_size"),
-                    f.positiveInt("num_hidden_layers"), heads, kvHeads, headDim,
+            return new TextConfig(modelType, hidden, f.boundedInt("intermediate_size", MAX_INTERMEDIATE_SIZE),
+                    f.boundedInt("num_hidden_layers", MAX_LAYERS), heads, kvHeads, headDim,
                     f.positiveDouble("rms_norm_eps"), f.positiveDouble("rope_theta"),
-                    f.positiveInt("vocab_size"), f.positiveInt("max_position_embeddings"),
+                    f.boundedInt("vocab_size", MAX_VOCAB_SIZE), f.boundedInt("max_position_embeddings", MAX_POSITIONS),
                     n.hasNonNull("tie_word_embeddings") ? f.bool("tie_word_embeddings") : null,
                     act, f.optBool("attention_bias", false), f.optBool("mlp_bias", false));
         }
@@ -310,85 +322,23 @@ public record ModelConfig(
         }
 
         static VisionConfig parse(JsonNode n, Path source) throws HfFormatException {
-            Fields f = new Fields(n, source, "vision_config.");
-            int hidden = f.positiveInt("hidden_size");
-            int heads = f.positiveInt("num_attention_heads");
+            ConfigFields f = new ConfigFields(n, source, "vision_config.");
+            int hidden = f.boundedInt("hidden_size", MAX_HIDDEN_SIZE);
+            int heads = f.boundedInt("num_attention_heads", MAX_HEADS);
             if (hidden % heads != 0) {
                 throw new HfFormatException(source + ": vision_config.hidden_size " + hidden
                         + " is not divisible by num_attention_heads " + heads);
             }
-            int patch = f.positiveInt("patch_size");
-            int image = f.positiveInt("image_size");
+            int patch = f.boundedInt("patch_size", MAX_PATCH_SIZE);
+            int image = f.boundedInt("image_size", MAX_IMAGE_SIZE);
             if (image % patch != 0) {
                 throw new HfFormatException(source + ": vision_config.image_size " + image
                         + " is not a multiple of patch_size " + patch);
             }
             return new VisionConfig(f.optString("model_type", "idefics3"), hidden,
-                    f.positiveInt("intermediate_size"), f.positiveInt("num_hidden_layers"), heads, patch, image,
-                    f.positiveDouble("layer_norm_eps"), f.string("hidden_act"), f.positiveInt("num_channels"));
-        }
-    }
-
-    /** Typed access to required fields with messages naming the field and file. */
-    private record Fields(JsonNode node, Path source, String prefix) {
-        JsonNode required(String name) throws HfFormatException {
-            JsonNode v = node == null ? null : node.get(name);
-            if (v == null || v.isNull()) {
-                throw new HfFormatException(source + ": missing required field '" + prefix + name + "'");
-            }
-            return v;
-        }
-
-        private HfFormatException bad(String name, JsonNode v, String want) {
-            return new HfFormatException(source + ": field '" + prefix + name + "' is " + v + ", expected " + want);
-        }
-
-        JsonNode object(String name) throws HfFormatException {
-            JsonNode v = required(name);
-            if (!v.isObject()) {
-                throw bad(name, v, "an object");
-            }
-            return v;
-        }
-
-        String string(String name) throws HfFormatException {
-            JsonNode v = required(name);
-            if (!v.isTextual()) {
-                throw bad(name, v, "a string");
-            }
-            return v.asText();
-        }
-
-        String optString(String name, String dflt) throws HfFormatException {
-            return node.hasNonNull(name) ? string(name) : dflt;
-        }
-
-        int positiveInt(String name) throws HfFormatException {
-            JsonNode v = required(name);
-            if (!v.isIntegralNumber() || !v.canConvertToInt() || v.asInt() <= 0) {
-                throw bad(name, v, "a positive integer");
-            }
-            return v.asInt();
-        }
-
-        double positiveDouble(String name) throws HfFormatException {
-            JsonNode v = required(name);
-            if (!v.isNumber() || !(v.asDouble() > 0) || Double.isInfinite(v.asDouble())) {
-                throw bad(name, v, "a positive number");
-            }
-            return v.asDouble();
-        }
-
-        boolean bool(String name) throws HfFormatException {
-            JsonNode v = required(name);
-            if (!v.isBoolean()) {
-                throw bad(name, v, "true or false");
-            }
-            return v.asBoolean();
-        }
-
-        boolean optBool(String name, boolean dflt) throws HfFormatException {
-            return node.hasNonNull(name) ? bool(name) : dflt;
+                    f.boundedInt("intermediate_size", MAX_INTERMEDIATE_SIZE), f.boundedInt("num_hidden_layers", MAX_LAYERS),
+                    heads, patch, image, f.positiveDouble("layer_norm_eps"), f.string("hidden_act"),
+                    f.boundedInt("num_channels", MAX_CHANNELS));
         }
     }
 }

@@ -1,10 +1,5 @@
 package dev.smoldpo.model.hf;
 
-import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.InputStream;
 import java.lang.foreign.Arena;
@@ -17,15 +12,14 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.ArrayList;
 import java.util.Collections;
-import java.util.Comparator;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * A memory-mapped, read-only {@code .safetensors} file.
@@ -36,8 +30,9 @@ import java.util.Optional;
  * The whole file is mapped with {@link FileChannel#map(FileChannel.MapMode, long, long, Arena)}, so
  * files over 2 GB work; nothing is copied until a tensor is read, and reads can stream in chunks.
  *
- * <p>All header validation happens in {@link #open}: header size, JSON shape, dtype names, offsets
- * inside the data area, byte length equal to element count times dtype size, and no overlaps.
+ * <p>All header validation happens in {@link #open}: header size here, then (in
+ * {@link SafetensorsHeader}) JSON shape, dtype names, offsets inside the data area, byte length equal
+ * to element count times dtype size, and no overlaps.
  */
 public final class SafetensorsFile implements AutoCloseable {
     /** Largest header accepted (the reference implementation uses the same bound). */
@@ -45,10 +40,6 @@ public final class SafetensorsFile implements AutoCloseable {
 
     /** Elements converted per step by the chunked readers. */
     static final int DEFAULT_CHUNK = 1 << 16;
-
-    private static final ObjectMapper JSON = new ObjectMapper()
-            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
-            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
     private static final ValueLayout.OfShort LE_SHORT =
             ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -63,15 +54,19 @@ public final class SafetensorsFile implements AutoCloseable {
     private final long headerLength;
     private final Map<String, TensorInfo> tensors;
     private final Map<String, String> metadata;
+    private final boolean rejectNonFinite;
+    /** Tensors read in full with every value checked finite (so {@link #requireFinite} can skip them). */
+    private final Set<String> checkedFinite = ConcurrentHashMap.newKeySet();
 
     private SafetensorsFile(Path path, Arena arena, MemorySegment data, long headerLength,
-            Map<String, TensorInfo> tensors, Map<String, String> metadata) {
+            Map<String, TensorInfo> tensors, Map<String, String> metadata, boolean rejectNonFinite) {
         this.path = path;
         this.arena = arena;
         this.data = data;
         this.headerLength = headerLength;
         this.tensors = tensors;
         this.metadata = metadata;
+        this.rejectNonFinite = rejectNonFinite;
     }
 
     /** Receives consecutive chunks of a tensor converted to f32. */
@@ -90,6 +85,20 @@ public final class SafetensorsFile implements AutoCloseable {
      * with a clear message.
      */
     public static SafetensorsFile open(Path path) throws IOException {
+        return open(path, false);
+    }
+
+    /**
+     * As {@link #open(Path)}, and every value read from the file is checked as it is converted: a NaN
+     * or ±Infinity (also an F64 value too large for float32) throws {@link HfFormatException} naming the
+     * tensor and the first bad element. The check rides on the reads the caller makes anyway (the
+     * export streams each weight once), so it costs no extra pass over the file.
+     */
+    public static SafetensorsFile openRejectingNonFinite(Path path) throws IOException {
+        return open(path, true);
+    }
+
+    private static SafetensorsFile open(Path path, boolean rejectNonFinite) throws IOException {
         refuseNonSafetensors(path);
         Arena arena = Arena.ofShared();
         try {
@@ -118,8 +127,9 @@ public final class SafetensorsFile implements AutoCloseable {
             byte[] headerBytes = whole.asSlice(8, n).toArray(ValueLayout.JAVA_BYTE);
             MemorySegment data = whole.asSlice(8 + n);
             Map<String, String> metadata = new LinkedHashMap<>();
-            Map<String, TensorInfo> tensors = parseHeader(path, headerBytes, data.byteSize(), metadata);
-            return new SafetensorsFile(path, arena, data, n, tensors, Collections.unmodifiableMap(metadata));
+            Map<String, TensorInfo> tensors = SafetensorsHeader.parse(path, headerBytes, data.byteSize(), metadata);
+            return new SafetensorsFile(path, arena, data, n, tensors, Collections.unmodifiableMap(metadata),
+                    rejectNonFinite);
         } catch (IOException | RuntimeException e) {
             arena.close();
             throw e;
@@ -163,116 +173,6 @@ public final class SafetensorsFile implements AutoCloseable {
         return new HfFormatException(path + ": pickle checkpoints (.bin) are not supported (" + why
                 + "): convert to safetensors, e.g. model.save_pretrained(dir, safe_serialization=True) "
                 + "in Python transformers, and load model.safetensors");
-    }
-
-    private static Map<String, TensorInfo> parseHeader(Path path, byte[] headerBytes, long dataSize,
-            Map<String, String> metadataOut) throws HfFormatException {
-        JsonNode root;
-        try {
-            root = JSON.readTree(new String(headerBytes, StandardCharsets.UTF_8));
-        } catch (JsonProcessingException e) {
-            throw new HfFormatException(path + ": header is not valid JSON: " + e.getOriginalMessage(), e);
-        }
-        if (root == null || !root.isObject()) {
-            throw new HfFormatException(path + ": header must be a JSON object");
-        }
-        Map<String, TensorInfo> out = new LinkedHashMap<>();
-        for (Iterator<Map.Entry<String, JsonNode>> it = root.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> e = it.next();
-            String name = e.getKey();
-            JsonNode v = e.getValue();
-            if (name.equals("__metadata__")) {
-                if (!v.isObject()) {
-                    throw new HfFormatException(path + ": __metadata__ must be an object of strings");
-                }
-                for (Iterator<Map.Entry<String, JsonNode>> m = v.fields(); m.hasNext(); ) {
-                    Map.Entry<String, JsonNode> kv = m.next();
-                    if (!kv.getValue().isTextual()) {
-                        throw new HfFormatException(path + ": __metadata__ value of '" + kv.getKey()
-                                + "' is not a string");
-                    }
-                    metadataOut.put(kv.getKey(), kv.getValue().asText());
-                }
-                continue;
-            }
-            out.put(name, parseEntry(path, name, v, dataSize));
-        }
-        checkOverlaps(path, out, dataSize);
-        return out;
-    }
-
-    private static TensorInfo parseEntry(Path path, String name, JsonNode v, long dataSize)
-            throws HfFormatException {
-        String where = path + ": tensor '" + name + "'";
-        if (!v.isObject()) {
-            throw new HfFormatException(where + ": entry is not an object");
-        }
-        JsonNode dt = v.get("dtype");
-        if (dt == null || !dt.isTextual()) {
-            throw new HfFormatException(where + ": missing or non-string 'dtype'");
-        }
-        String dtype = dt.asText();
-        SafetensorsDtype d = SafetensorsDtype.parse(dtype).orElseThrow(() -> new HfFormatException(
-                where + ": unknown dtype '" + dtype + "'"));
-        JsonNode sh = v.get("shape");
-        if (sh == null || !sh.isArray()) {
-            throw new HfFormatException(where + ": missing or non-array 'shape'");
-        }
-        long[] shape = new long[sh.size()];
-        for (int i = 0; i < shape.length; i++) {
-            JsonNode s = sh.get(i);
-            if (!s.isIntegralNumber() || !s.canConvertToLong() || s.asLong() < 0) {
-                throw new HfFormatException(where + ": shape " + sh + " has an invalid dimension");
-            }
-            shape[i] = s.asLong();
-        }
-        JsonNode off = v.get("data_offsets");
-        if (off == null || !off.isArray() || off.size() != 2
-                || !off.get(0).isIntegralNumber() || !off.get(1).isIntegralNumber()
-                || !off.get(0).canConvertToLong() || !off.get(1).canConvertToLong()) {
-            throw new HfFormatException(where + ": 'data_offsets' must be two integers [begin, end)");
-        }
-        long begin = off.get(0).asLong();
-        long end = off.get(1).asLong();
-        if (begin < 0 || end < begin) {
-            throw new HfFormatException(where + ": invalid data_offsets [" + begin + ", " + end + ")");
-        }
-        if (end > dataSize) {
-            throw new HfFormatException(where + ": data_offsets [" + begin + ", " + end
-                    + ") lie outside the data area of " + dataSize + " bytes (offsets out of range or file truncated)");
-        }
-        long expected;
-        try {
-            long count = 1;
-            for (long s : shape) {
-                count = Math.multiplyExact(count, s);
-            }
-            expected = Math.multiplyExact(count, (long) d.byteSize());
-        } catch (ArithmeticException ex) {
-            throw new HfFormatException(where + ": shape " + sh + " is too large");
-        }
-        if (end - begin != expected) {
-            throw new HfFormatException(where + ": data_offsets [" + begin + ", " + end + ") span "
-                    + (end - begin) + " bytes but dtype " + dtype + " x shape " + sh + " needs " + expected);
-        }
-        return new TensorInfo(name, dtype, shape, begin, end);
-    }
-
-    private static void checkOverlaps(Path path, Map<String, TensorInfo> tensors, long dataSize)
-            throws HfFormatException {
-        List<TensorInfo> sorted = new ArrayList<>(tensors.values());
-        sorted.sort(Comparator.comparingLong(TensorInfo::begin).thenComparingLong(TensorInfo::end));
-        TensorInfo prev = null;
-        for (TensorInfo t : sorted) {
-            if (prev != null && t.begin() < prev.end() && t.byteLength() > 0 && prev.byteLength() > 0) {
-                throw new HfFormatException(path + ": tensor '" + t.name() + "' data [" + t.begin() + ", "
-                        + t.end() + ") overlaps tensor '" + prev.name() + "' [" + prev.begin() + ", "
-                        + prev.end() + ")");
-            }
-            if (prev == null || t.end() > prev.end()) {
-                prev = t;
-            }
-        }
     }
 
     /** The file this was opened from. */
@@ -332,6 +232,7 @@ public final class SafetensorsFile implements AutoCloseable {
         }
         float[] out = new float[(int) n];
         convert(t, 0, out, 0, (int) n);
+        markChecked(t);
         return out;
     }
 
@@ -347,6 +248,7 @@ public final class SafetensorsFile implements AutoCloseable {
                     + " elements; destination has " + (dst.length - (long) dstOffset) + " from offset " + dstOffset);
         }
         convert(t, 0, dst, dstOffset, (int) n);
+        markChecked(t);
     }
 
     /**
@@ -395,6 +297,31 @@ public final class SafetensorsFile implements AutoCloseable {
             convert(t, start, scratch, 0, len);
             consumer.accept(start, scratch, len);
         }
+        markChecked(t);
+    }
+
+    private void markChecked(TensorInfo t) {
+        if (rejectNonFinite) {
+            checkedFinite.add(t.name());
+        }
+    }
+
+    /**
+     * Throws {@link HfFormatException} naming the tensor and element when {@code name} holds a NaN or
+     * ±Infinity. A tensor already read in full from a file opened with
+     * {@link #openRejectingNonFinite} is not read again.
+     */
+    public void requireFinite(String name) throws IOException {
+        TensorInfo t = info(name);
+        if (checkedFinite.contains(name)) {
+            return;
+        }
+        forEachChunk(name, DEFAULT_CHUNK, (offset, chunk, length) -> {
+            if (!rejectNonFinite) { // else the read itself checks
+                NonFiniteWeights.require(path, t, chunk, 0, length, offset);
+            }
+        });
+        checkedFinite.add(name);
     }
 
     private void requireFloat(TensorInfo t) throws HfFormatException {
@@ -404,31 +331,46 @@ public final class SafetensorsFile implements AutoCloseable {
         }
     }
 
-    /** Converts {@code len} elements starting at element {@code from} of tensor {@code t}. */
+    /**
+     * Converts {@code len} elements starting at element {@code from} of tensor {@code t}, one block of
+     * {@link #DEFAULT_CHUNK} at a time, each checked while it is still in cache when non-finite values
+     * are rejected.
+     */
     private void convert(TensorInfo t, long from, float[] dst, int dstOff, int len) throws HfFormatException {
         requireFloat(t);
         if (!arena.scope().isAlive()) {
             throw new IllegalStateException(path + " is closed");
         }
+        short[] halves = null;
+        for (int done = 0; done < len; ) {
+            int k = Math.min(DEFAULT_CHUNK, len - done);
+            if (t.dtypeEnum().byteSize() == 2 && halves == null) {
+                halves = new short[Math.min(len, DEFAULT_CHUNK)];
+            }
+            convertBlock(t, from + done, dst, dstOff + done, k, halves);
+            if (rejectNonFinite) {
+                NonFiniteWeights.require(path, t, dst, dstOff + done, k, from + done);
+            }
+            done += k;
+        }
+    }
+
+    /** Converts {@code len} elements (at most one block; {@code halves} holds them for BF16/F16). */
+    private void convertBlock(TensorInfo t, long from, float[] dst, int dstOff, int len, short[] halves) {
         SafetensorsDtype d = t.dtypeEnum();
         long base = t.begin() + from * d.byteSize();
         switch (d) {
             case F32 -> MemorySegment.copy(data, LE_FLOAT, base, dst, dstOff, len);
-            case BF16, F16 -> {
-                short[] tmp = new short[Math.min(len, DEFAULT_CHUNK)];
-                for (int done = 0; done < len; ) {
-                    int k = Math.min(tmp.length, len - done);
-                    MemorySegment.copy(data, LE_SHORT, base + 2L * done, tmp, 0, k);
-                    if (d == SafetensorsDtype.BF16) {
-                        for (int i = 0; i < k; i++) {
-                            dst[dstOff + done + i] = Bf16.toFloat(tmp[i]);
-                        }
-                    } else {
-                        for (int i = 0; i < k; i++) {
-                            dst[dstOff + done + i] = Float.float16ToFloat(tmp[i]);
-                        }
-                    }
-                    done += k;
+            case BF16 -> {
+                MemorySegment.copy(data, LE_SHORT, base, halves, 0, len);
+                for (int i = 0; i < len; i++) {
+                    dst[dstOff + i] = Bf16.toFloat(halves[i]);
+                }
+            }
+            case F16 -> {
+                MemorySegment.copy(data, LE_SHORT, base, halves, 0, len);
+                for (int i = 0; i < len; i++) {
+                    dst[dstOff + i] = Float.float16ToFloat(halves[i]);
                 }
             }
             case F64 -> {

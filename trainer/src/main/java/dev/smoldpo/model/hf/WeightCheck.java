@@ -8,6 +8,9 @@ import java.util.Set;
 
 /** Compares a safetensors header with the weights a {@link ModelConfig} expects. */
 public final class WeightCheck {
+    /** Entries of each list shown in a message; the rest are counted. */
+    public static final int LISTED = 20;
+
     private WeightCheck() {}
 
     /**
@@ -54,30 +57,51 @@ public final class WeightCheck {
     }
 
     /**
-     * Throws one {@link HfFormatException} listing every missing tensor and every shape/dtype
-     * mismatch (names with expected and actual shapes), or returns the report when all match.
+     * Throws one {@link HfFormatException} listing the missing tensors and the shape/dtype mismatches
+     * (names with expected and actual shapes; the first {@value #LISTED} of each, then a count), headed
+     * by how many tensors and bytes the header holds against what the config expects, or returns the
+     * report when all match.
      */
     public static Report verify(ModelConfig config, SafetensorsFile file) throws HfFormatException {
         Report r = check(config, file);
         if (r.ok()) {
             return r;
         }
+        List<ModelConfig.WeightSpec> expected = config.expectedWeights();
+        long parameters = 0;
+        for (ModelConfig.WeightSpec w : expected) {
+            parameters += w.elementCount();
+        }
+        long dataBytes = 0;
+        for (TensorInfo t : file.tensors().values()) {
+            dataBytes += t.byteLength();
+        }
         StringBuilder sb = new StringBuilder();
         sb.append(file.path()).append(" does not match ").append(config.source()).append(" (model_type ")
-                .append(config.modelType()).append("): ");
+                .append(config.modelType()).append("): the header lists ").append(file.names().size())
+                .append(" tensors (").append(dataBytes).append(" bytes), the config expects ").append(expected.size())
+                .append(" tensors (").append(parameters).append(" parameters); ");
         sb.append(r.missing().size()).append(" missing, ").append(r.mismatched().size()).append(" mismatched");
         if (!r.missing().isEmpty()) {
             sb.append("\n  missing tensors (expected shape):");
-            r.missing().forEach(m -> sb.append("\n    ").append(m));
+            appendList(sb, r.missing());
         }
         if (!r.mismatched().isEmpty()) {
             sb.append("\n  mismatched tensors:");
-            r.mismatched().forEach(m -> sb.append("\n    ").append(m));
+            appendList(sb, r.mismatched());
         }
         if (!r.unexpected().isEmpty()) {
             sb.append("\n  ").append(r.unexpected().size()).append(" tensors in the file are not used, e.g. ")
                     .append(r.unexpected().subList(0, Math.min(5, r.unexpected().size())));
         }
         throw new HfFormatException(sb.toString());
+    }
+
+    /** The first {@value #LISTED} entries, one a line, and how many more there are. */
+    private static void appendList(StringBuilder sb, List<String> entries) {
+        entries.subList(0, Math.min(LISTED, entries.size())).forEach(m -> sb.append("\n    ").append(m));
+        if (entries.size() > LISTED) {
+            sb.append("\n    ... and ").append(entries.size() - LISTED).append(" more");
+        }
     }
 }

@@ -12,6 +12,7 @@ import dev.smoldpo.model.lora.LoraTargets;
 import dev.smoldpo.onnx.ModelWriter;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -31,7 +32,10 @@ public final class SmolVlmExporter {
     public record Options(String name, LoraConfig lora, DpoConfig dpo, AdamWConfig adamw, long seed) {}
 
     public static final String REFERENCE = "reference_model.onnx";
-    /** Files copied from the checkpoint when present (the first two are required). */
+    /**
+     * Files copied from the checkpoint when present (config.json, tokenizer.json and the two processor
+     * files are required, and checked by {@link ProcessingFilesCheck} before anything is written).
+     */
     static final List<String> COPIED = List.of("config.json", "tokenizer.json", "tokenizer_config.json",
             "special_tokens_map.json", "added_tokens.json", "chat_template.json", "preprocessor_config.json",
             "processor_config.json", "generation_config.json", "vocab.json", "merges.txt");
@@ -55,19 +59,26 @@ public final class SmolVlmExporter {
             throw new HfFormatException(modelDir + ": model.safetensors is missing");
         }
         SafetensorsFile.refuseNonSafetensors(weightsFile);
-        for (String required : List.of("config.json", "tokenizer.json")) {
+        for (String required : List.of("config.json", ProcessingFilesCheck.TOKENIZER, ProcessingFilesCheck.PREPROCESSOR,
+                ProcessingFilesCheck.PROCESSOR)) {
             if (!Files.isRegularFile(modelDir.resolve(required))) {
                 throw new HfFormatException(modelDir + ": " + required + " is missing");
             }
         }
         ModelConfig config = ModelConfig.load(modelDir);
-        try (SafetensorsFile file = SafetensorsFile.open(weightsFile)) {
+        ProcessingFilesCheck.verify(modelDir, config);
+        try (SafetensorsFile file = SafetensorsFile.openRejectingNonFinite(weightsFile)) {
             WeightCheck.verify(config, file);
             SmolVlmDpoModel model = new SmolVlmDpoModel(config, new FrozenWeights(file), options.lora(), options.dpo(),
                     options.seed());
             Map<String, Object> extra = manifestExtra(modelDir, config, model, options);
             return ArtifactBuilder.build(model, options.adamw(), outDir, options.name(), extra, (dir, weights) -> {
                 ModelWriter.write(model.referenceGraph(), dir.resolve(REFERENCE), weights);
+                // Writing the graphs' external data has read (and checked) every weight they use; this
+                // checks any the graphs left out, so no expected tensor escapes the finiteness check.
+                for (ModelConfig.WeightSpec w : config.expectedWeights()) {
+                    file.requireFinite(w.name());
+                }
                 for (String name : COPIED) {
                     Path source = modelDir.resolve(name);
                     if (Files.isRegularFile(source)) {
@@ -75,7 +86,23 @@ public final class SmolVlmExporter {
                     }
                 }
             });
+        } catch (UncheckedIOException e) {
+            throw checkpointProblem(e);
         }
+    }
+
+    /**
+     * The checkpoint's own error (a NaN weight found while the external data was written) when it is
+     * the cause of {@code e}: the writers wrap it in "cannot write ..." messages that name only the
+     * temporary output file, so the user would not learn which tensor is bad.
+     */
+    private static RuntimeException checkpointProblem(UncheckedIOException e) throws HfFormatException {
+        for (Throwable c = e; c != null; c = c.getCause()) {
+            if (c instanceof HfFormatException hf) {
+                throw hf;
+            }
+        }
+        return e;
     }
 
     private static Map<String, Object> manifestExtra(Path modelDir, ModelConfig config, SmolVlmDpoModel model,

@@ -69,4 +69,34 @@ class ChatTemplateTest {
         IOException e = assertThrows(IOException.class, () -> ChatTemplate.load(dir));
         assertTrue(e.getMessage().contains("chat_template"), e.getMessage());
     }
+
+    /** A chat_template.json without its field is an error, not a silent fall-back to tokenizer_config.json. */
+    @Test
+    void chatTemplateFileWithoutItsFieldIsAnError(@TempDir Path dir) throws IOException {
+        Files.writeString(dir.resolve("tokenizer_config.json"), "{\"chat_template\": \"{{ 1 }}\"}");
+        Files.writeString(dir.resolve("chat_template.json"), "{\"template\": \"{{ 2 }}\"}");
+        IOException e = assertThrows(IOException.class, () -> ChatTemplate.load(dir));
+        assertTrue(e.getMessage().equals(dir.resolve("chat_template.json") + ": missing required field 'chat_template'"),
+                e.getMessage());
+    }
+
+    @Test
+    void templatesThatAreNotAStringOrNotJsonAreNamed(@TempDir Path dir) throws IOException {
+        Files.writeString(dir.resolve("tokenizer_config.json"), "{\"chat_template\": [{\"name\": \"default\", \"template\": \"x\"}]}");
+        IOException e = assertThrows(IOException.class, () -> ChatTemplate.load(dir));
+        assertTrue(e.getMessage().startsWith(dir.resolve("tokenizer_config.json") + ": field 'chat_template' is [{"), e.getMessage());
+        Files.writeString(dir.resolve("tokenizer_config.json"), "{\"chat_template\": \"x\" \"eos_token\": 1}");
+        e = assertThrows(IOException.class, () -> ChatTemplate.load(dir));
+        assertTrue(e.getMessage().startsWith(dir.resolve("tokenizer_config.json") + ": not valid JSON at line 1 column "),
+                e.getMessage());
+    }
+
+    @Test
+    void renderErrorsNameWhereTheTemplateCameFrom(@TempDir Path dir) throws IOException {
+        Files.writeString(dir.resolve("chat_template.json"), "{\"chat_template\": \"{% for m in messages %}{{ m.role }\"}");
+        ChatTemplate t = ChatTemplate.load(dir);
+        assertEquals(dir.resolve("chat_template.json") + " field 'chat_template'", t.origin());
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> t.prompt("?", true));
+        assertTrue(e.getMessage().startsWith(t.origin() + ": the chat template failed: "), e.getMessage());
+    }
 }

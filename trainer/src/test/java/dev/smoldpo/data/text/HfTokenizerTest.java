@@ -84,7 +84,15 @@ class HfTokenizerTest {
         IOException e = assertThrows(IOException.class, () -> HfTokenizer.load(dir));
         assertTrue(e.getMessage().contains("tokenizer.json"), e.getMessage());
         Files.writeString(dir.resolve("tokenizer.json"), "{not json");
-        assertThrows(IOException.class, () -> HfTokenizer.load(dir));
+        e = assertThrows(IOException.class, () -> HfTokenizer.load(dir));
+        assertTrue(e.getMessage().startsWith(dir.resolve("tokenizer.json") + ": not valid JSON at line 1 column 2: "),
+                e.getMessage());
+        Files.writeString(dir.resolve("tokenizer.json"), "{\"model\": {\"type\": \"BPE\"}}");
+        e = assertThrows(IOException.class, () -> HfTokenizer.load(dir));
+        assertTrue(e.getMessage().contains("tokenizer.json: field 'model.vocab' is missing"), e.getMessage());
+        Files.writeString(dir.resolve("tokenizer.json"), "{\"model\": {\"vocab\": {\"a\": 0}}, \"added_tokens\": [{\"id\": \"1\"}]}");
+        e = assertThrows(IOException.class, () -> HfTokenizer.load(dir));
+        assertTrue(e.getMessage().contains("tokenizer.json: an entry of 'added_tokens' is {\"id\":\"1\"}"), e.getMessage());
     }
 
     @Test

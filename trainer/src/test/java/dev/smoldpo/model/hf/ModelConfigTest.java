@@ -183,4 +183,67 @@ class ModelConfigTest {
         ModelConfig tied = ModelConfig.parse(t4, Path.of("c.json"));
         assertTrue(tied.expectedWeights().stream().noneMatch(w -> w.name().equals("lm_head.weight")));
     }
+
+    /** Each shape field over its bound fails at parse time, naming the field and the allowed range. */
+    @Test
+    void absurdSizesAreRefusedNamingTheField() throws IOException {
+        Object[][] cases = {
+                {"text_config", "num_hidden_layers", 1_000_000, ModelConfig.MAX_LAYERS},
+                {"text_config", "hidden_size", 1 << 20, ModelConfig.MAX_HIDDEN_SIZE},
+                {"text_config", "intermediate_size", 1 << 28, ModelConfig.MAX_INTERMEDIATE_SIZE},
+                {"text_config", "num_attention_heads", 100_000, ModelConfig.MAX_HEADS},
+                {"text_config", "num_key_value_heads", 100_000, ModelConfig.MAX_HEADS},
+                {"text_config", "head_dim", 100_000, ModelConfig.MAX_HEAD_DIM},
+                {"text_config", "vocab_size", 1 << 30, ModelConfig.MAX_VOCAB_SIZE},
+                {"text_config", "max_position_embeddings", 1 << 30, ModelConfig.MAX_POSITIONS},
+                {"vision_config", "num_hidden_layers", 5000, ModelConfig.MAX_LAYERS},
+                {"vision_config", "hidden_size", 1 << 20, ModelConfig.MAX_HIDDEN_SIZE},
+                {"vision_config", "intermediate_size", 1 << 28, ModelConfig.MAX_INTERMEDIATE_SIZE},
+                {"vision_config", "num_attention_heads", 100_000, ModelConfig.MAX_HEADS},
+                {"vision_config", "image_size", 1 << 16, ModelConfig.MAX_IMAGE_SIZE},
+                {"vision_config", "patch_size", 1 << 16, ModelConfig.MAX_PATCH_SIZE},
+                {"vision_config", "num_channels", 1000, ModelConfig.MAX_CHANNELS},
+                {null, "scale_factor", 1000, ModelConfig.MAX_SCALE_FACTOR},
+        };
+        for (Object[] c : cases) {
+            ObjectNode t = realTree();
+            ObjectNode node = c[0] == null ? t : (ObjectNode) t.get((String) c[0]);
+            node.put((String) c[1], (Integer) c[2]);
+            String field = (c[0] == null ? "" : c[0] + ".") + c[1];
+            HfFormatException e = assertThrows(HfFormatException.class, () -> ModelConfig.parse(t, Path.of("m/config.json")),
+                    field);
+            assertTrue(e.getMessage().contains("m/config.json: field '" + field + "' is " + c[2])
+                    && e.getMessage().contains("1.." + c[3]), e.getMessage());
+        }
+        // a derived head_dim over the bound is refused too
+        ObjectNode t = realTree();
+        ObjectNode text = (ObjectNode) t.get("text_config");
+        text.remove("head_dim");
+        text.put("hidden_size", 65_536).put("num_attention_heads", 8).put("num_key_value_heads", 8);
+        HfFormatException e = assertThrows(HfFormatException.class, () -> ModelConfig.parse(t, Path.of("config.json")));
+        assertTrue(e.getMessage().contains("head_dim of 8192"), e.getMessage());
+    }
+
+    @Test
+    void unparsableConfigNamesLineAndColumnWithoutJacksonText(@org.junit.jupiter.api.io.TempDir Path dir) throws IOException {
+        Path file = dir.resolve("config.json");
+        Files.writeString(file, "{\n  \"model_type\": \"idefics3\",\n  \"scale_factor\": 4 4\n}\n");
+        HfFormatException e = assertThrows(HfFormatException.class, () -> ModelConfig.load(dir));
+        assertTrue(e.getMessage().startsWith(file + ": not valid JSON at line 3 column "), e.getMessage());
+        assertFalse(e.getMessage().contains("Source") || e.getMessage().contains("\n"), e.getMessage());
+
+        Files.writeString(file, "{\"model_type\": \"idefics3\"} {}");
+        e = assertThrows(HfFormatException.class, () -> ModelConfig.load(dir));
+        assertTrue(e.getMessage().contains("not valid JSON at line 1 column ")
+                && e.getMessage().contains("more content after the end"), e.getMessage());
+    }
+
+    @Test
+    void hugeFieldValuesAreShortenedInMessages() throws IOException {
+        ObjectNode t = realTree();
+        ((ObjectNode) t.get("text_config")).putArray("hidden_size").addAll(
+                java.util.Collections.nCopies(10_000, JSON.getNodeFactory().numberNode(576)));
+        HfFormatException e = assertThrows(HfFormatException.class, () -> ModelConfig.parse(t, Path.of("config.json")));
+        assertTrue(e.getMessage().length() < 400 && e.getMessage().contains("more characters)"), e.getMessage());
+    }
 }

@@ -293,4 +293,78 @@ class SafetensorsFileTest {
                 () -> w.add("a", SafetensorsDtype.F32, new long[] {1}, new float[1]));
         assertNotEquals(0, SafetensorsDtype.BF16.byteSize());
     }
+
+    /** NaN and ±Infinity are refused while the values are read, naming the tensor and the first bad element. */
+    @Test
+    void nonFiniteValuesAreRefusedWhileReading() throws IOException {
+        float[] big = random(100_000, 4); // more than one conversion block
+        big[70_001] = Float.POSITIVE_INFINITY;
+        big[90_000] = Float.NaN;
+        float[] halves = f16Representable(random(12, 5));
+        halves[7] = Float.NEGATIVE_INFINITY;
+        float[] brains = bf16Representable(random(6, 6));
+        brains[0] = Float.NaN;
+        Path f = dir.resolve("nan.safetensors");
+        new SafetensorsWriter()
+                .add("big", SafetensorsDtype.F32, new long[] {1000, 100}, big)
+                .add("half", SafetensorsDtype.F16, new long[] {3, 4}, halves)
+                .add("brain", SafetensorsDtype.BF16, new long[] {6}, brains)
+                .add("fine", SafetensorsDtype.BF16, new long[] {2}, new float[] {1, 2})
+                .write(f);
+        try (SafetensorsFile sf = SafetensorsFile.openRejectingNonFinite(f)) {
+            HfFormatException e = assertThrows(HfFormatException.class, () -> sf.readFloat32("big"));
+            assertTrue(e.getMessage().contains(f + ": tensor 'big' (F32 [1000, 100]) holds a non-finite value, Infinity, "
+                    + "at element 70001 [700, 1]"), e.getMessage());
+            e = assertThrows(HfFormatException.class, () -> sf.forEachChunk("big", 1000, (o, c, n) -> { }));
+            assertTrue(e.getMessage().contains("at element 70001"), e.getMessage());
+            e = assertThrows(HfFormatException.class, () -> sf.readFloat32("half"));
+            assertTrue(e.getMessage().contains("'half'") && e.getMessage().contains("-Infinity, at element 7 [1, 3]"), e.getMessage());
+            e = assertThrows(HfFormatException.class, () -> sf.readFloat32("brain", FloatBuffer.allocate(6)));
+            assertTrue(e.getMessage().contains("'brain'") && e.getMessage().contains("NaN, at element 0:"), e.getMessage());
+            assertArrayEquals(new float[] {1, 2}, sf.readFloat32("fine"));
+        }
+        // a plain open reads them as they are; requireFinite checks on demand
+        try (SafetensorsFile sf = SafetensorsFile.open(f)) {
+            assertTrue(Float.isNaN(sf.readFloat32("big")[90_000]));
+            HfFormatException e = assertThrows(HfFormatException.class, () -> sf.requireFinite("big"));
+            assertTrue(e.getMessage().contains("at element 70001"), e.getMessage());
+            sf.requireFinite("fine");
+        }
+    }
+
+    @Test
+    void f64ValuesTooLargeForFloat32AreRefused() throws IOException {
+        ByteBuffer data = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putDouble(1.5).putDouble(1e300);
+        Path f = HfTestFiles.raw(dir.resolve("f64.safetensors"),
+                "{\"d\":{\"dtype\":\"F64\",\"shape\":[2],\"data_offsets\":[0,16]}}", data.array());
+        try (SafetensorsFile sf = SafetensorsFile.openRejectingNonFinite(f)) {
+            HfFormatException e = assertThrows(HfFormatException.class, () -> sf.readFloat32("d"));
+            assertTrue(e.getMessage().contains("Infinity as float32, at element 1"), e.getMessage());
+        }
+    }
+
+    /** requireFinite does not read again what a checking read has already covered. */
+    @Test
+    void requireFiniteSkipsTensorsAlreadyCheckedWhileReading() throws IOException {
+        Path f = dir.resolve("ok.safetensors");
+        new SafetensorsWriter().add("w", SafetensorsDtype.F32, new long[] {4}, new float[] {1, 2, 3, 4}).write(f);
+        try (SafetensorsFile sf = SafetensorsFile.openRejectingNonFinite(f)) {
+            sf.readFloat32("w");
+            // poke a NaN into the file behind the mapping's back: a second check would see it
+            long at = 8 + sf.headerLength() + sf.info("w").begin();
+            try (FileChannel ch = FileChannel.open(f, StandardOpenOption.WRITE)) {
+                ch.write(ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putFloat(0, Float.NaN), at);
+            }
+            sf.requireFinite("w");
+            assertThrows(HfFormatException.class, () -> sf.readFloat32("w"));
+        }
+    }
+
+    @Test
+    void headerJsonErrorsNameLineAndColumn() throws IOException {
+        Path f = HfTestFiles.raw(dir.resolve("j.safetensors"), "{\"a\": {\"dtype\": \"F32\",, }}", new byte[0]);
+        HfFormatException e = assertThrows(HfFormatException.class, () -> SafetensorsFile.open(f));
+        assertTrue(e.getMessage().startsWith(f + ": header is not valid JSON at line 1 column 23: "), e.getMessage());
+        assertTrue(!e.getMessage().contains("Source"), e.getMessage());
+    }
 }

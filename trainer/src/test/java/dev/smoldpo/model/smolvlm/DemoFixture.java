@@ -7,7 +7,7 @@ import ai.onnxruntime.OrtSession;
 import dev.smoldpo.artifacts.AdamWConfig;
 import dev.smoldpo.artifacts.ArtifactFiles;
 import dev.smoldpo.artifacts.Parameter;
-import dev.smoldpo.model.demo.DemoCheckpoint;
+import dev.smoldpo.model.demo.DemoModel;
 import dev.smoldpo.model.demo.DemoSpec;
 import dev.smoldpo.model.hf.ModelConfig;
 import dev.smoldpo.model.lora.LoraConfig;
@@ -15,7 +15,6 @@ import dev.smoldpo.onnx.TensorData;
 import dev.smoldpo.runtime.OrtRuntime;
 import dev.smoldpo.runtime.OrtTensors;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -32,10 +31,7 @@ final class DemoFixture {
 
     DemoFixture(Path root, SmolVlmExporter.Options options) throws IOException {
         this.modelDir = root.resolve("demo-model");
-        DemoCheckpoint.write(modelDir, 7);
-        if (!Files.exists(modelDir.resolve("tokenizer.json"))) {
-            Files.writeString(modelDir.resolve("tokenizer.json"), "{}"); // the graphs do not read it
-        }
+        DemoModel.write(modelDir, 7); // with its tokenizer and chat template: the export checks them
         this.options = options;
         this.files = SmolVlmExporter.export(modelDir, root.resolve("artifacts"), options);
         this.config = ModelConfig.load(modelDir);
