@@ -62,7 +62,7 @@ class DemoGenerateEndToEndTest {
             n = test.length;
             for (PreferenceExample e : dataset.get(test)) {
                 List<DecodedImage> image = List.of(DecodedImage.decode(e.image()));
-                int right = answers.indexOf(e.chosen().strip());
+                int right = answers.indexOf(e.chosenText().strip());
                 untrainedRight += best(before, e, image, answers) == right ? 1 : 0;
                 trainedRight += best(after, e, image, answers) == right ? 1 : 0;
             }
@@ -74,7 +74,7 @@ class DemoGenerateEndToEndTest {
     }
 
     private static int best(Generator g, PreferenceExample e, List<DecodedImage> image, List<String> answers) throws Exception {
-        try (Generator.Prompt prompt = g.encode(e.prompt(), image)) {
+        try (Generator.Prompt prompt = g.encode(e.promptText(), image)) {
             double[] scores = g.scoreAnswers(prompt, answers);
             int best = 0;
             for (int i = 1; i < scores.length; i++) {

@@ -60,7 +60,8 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--index", description = "The example of --dataset to use (0-based, default: ${DEFAULT-VALUE}).", defaultValue = "0")
     int index;
 
-    @Option(names = "--answer-prefix", defaultValue = "", description = "Start the assistant's answer with this text (e.g. \" It is\"); generation continues it.")
+    @Option(names = "--answer-prefix", defaultValue = "", description = "Start the assistant's answer with this text (e.g. \"It is\"); generation continues it, and "
+            + "--choices are scored as prefix + choice, tokenised together.")
     String answerPrefix;
 
     @Option(names = "--choices", split = "\\|", description = "Candidate answers separated by |: print the most likely one "
@@ -123,8 +124,10 @@ public final class GenerateCommand implements Callable<Integer> {
         PreferenceExample example = null;
         if (dataset != null) {
             example = example(dataset, index);
-            question = example.prompt();
-            if (example.hasImage()) decoded.add(decode(example.image(), "the image of example " + index + " of " + dataset));
+            question = example.promptText();
+            for (int k = 0; k < example.images().size(); k++) {
+                decoded.add(decode(example.images().get(k), "image " + (k + 1) + " of example " + index + " of " + dataset));
+            }
         } else {
             for (Path p : images) decoded.add(readImage(p));
         }
@@ -132,16 +135,16 @@ public final class GenerateCommand implements Callable<Integer> {
         try (Generator generator = Generator.open(folder, threads, cuda)) {
             Generator.Options options = new Generator.Options(maxNewTokens, sampling, false);
             if (example != null) {
-                out.println("question:  " + oneLine(example.prompt()));
-                out.println("chosen:    " + oneLine(example.chosen()));
-                out.println("rejected:  " + oneLine(example.rejected()));
+                out.println("question:  " + oneLine(example.promptText()));
+                out.println("chosen:    " + oneLine(example.chosenText()));
+                out.println("rejected:  " + oneLine(example.rejectedText()));
                 out.print("generated: ");
                 out.flush();
             }
             boolean sideBySide = example != null;
             if (choices != null && !choices.isEmpty()) {
                 try (Generator.Prompt prompt = generator.encode(question, decoded)) {
-                    double[] scores = generator.scoreAnswers(prompt, choices);
+                    double[] scores = generator.scoreAnswers(prompt, choices, answerPrefix);
                     int best = 0;
                     for (int i = 1; i < scores.length; i++) {
                         best = scores[i] > scores[best] ? i : best;

@@ -31,6 +31,12 @@ public record SkipReport(Map<String, Long> counts, Map<String, List<Long>> examp
     public static final String EMPTY_REJECTED = "empty_rejected";
     /** chosen and rejected are equal after trimming. */
     public static final String IDENTICAL_ANSWERS = "identical_answers";
+    /** A text holds a literal {@code <image>}: images are placed by the chat template, never by the text. */
+    public static final String IMAGE_TOKEN_IN_TEXT = "image_token_in_text";
+    /** The prompt's image placeholders ({@code {"type": "image"}} parts) do not match the row's images. */
+    public static final String IMAGE_COUNT_MISMATCH = "image_count_mismatch";
+    /** A conversational value that is not a list of {role, content} messages TRL's format allows. */
+    public static final String BAD_MESSAGES = "bad_messages";
     /** The dataset has images but this row has none (no bytes, or a path to no file). */
     public static final String MISSING_IMAGE = "missing_image";
     /** The image bytes cannot be decoded (see {@link ImageCheck}). */

@@ -523,36 +523,65 @@ public final class Generator implements AutoCloseable {
      * DPO trains the model to rank.
      */
     public double[] scoreAnswers(Prompt prompt, List<String> answers) throws OrtException {
+        return scoreAnswers(prompt, answers, "");
+    }
+
+    /**
+     * The log-probability of each choice after an answer prefix: each answer is {@code prefix + choice},
+     * tokenised together as one assistant turn (so a token spanning the boundary is the choice's), and
+     * the sum covers the tokens after those every answer shares with the prefix alone. Those shared
+     * tokens are identical in every answer and follow the same context, so the ranking is exactly that
+     * of scoring {@code prefix + choice} whole.
+     */
+    public double[] scoreAnswers(Prompt prompt, List<String> choices, String prefix) throws OrtException {
+        List<long[]> answers = new ArrayList<>();
+        int shared = Integer.MAX_VALUE;
+        for (String choice : choices) {
+            String rendered = template.completion(prefix + choice);
+            int at = rendered.indexOf(prefix + choice);
+            long[] ids = tokenizer.encode(rendered);
+            long[] prefixIds = tokenizer.encode(rendered.substring(0, Math.max(0, at) + prefix.length()));
+            int common = 0;
+            while (common < Math.min(ids.length - 1, prefixIds.length) && ids[common] == prefixIds[common]) {
+                common++;
+            }
+            shared = Math.min(shared, common);
+            answers.add(ids);
+        }
+        double[] scores = new double[choices.size()];
+        for (int c = 0; c < answers.size(); c++) {
+            scores[c] = logProbability(prompt, answers.get(c), shared);
+        }
+        return scores;
+    }
+
+    /** The summed log-probability of {@code answer[from:]} after the prompt and {@code answer[:from]}. */
+    private double logProbability(Prompt prompt, long[] answer, int from) throws OrtException {
         float[] promptEmbeds = promptEmbeddings(prompt);
         int h = hidden();
         int p = prompt.ids.length;
-        double[] scores = new double[answers.size()];
-        for (int c = 0; c < answers.size(); c++) {
-            long[] answer = tokenizer.encode(template.completion(answers.get(c)));
-            float[] embeds = Arrays.copyOf(promptEmbeds, (p + answer.length) * h);
-            System.arraycopy(embedIds(answer), 0, embeds, p * h, answer.length * h);
-            Map<String, OnnxTensor> past = emptyPast();
-            try (OrtSession.Result r = runDecoder(embeds, p + answer.length, 0, past, answer.length + 1)) {
-                float[] logits = copy((OnnxTensor) r.get("logits").orElseThrow());
-                int vocab = logits.length / (answer.length + 1);
-                double total = 0;
-                for (int j = 0; j < answer.length; j++) {
-                    double max = Double.NEGATIVE_INFINITY;
-                    for (int v = 0; v < vocab; v++) {
-                        max = Math.max(max, logits[j * vocab + v]);
-                    }
-                    double sum = 0;
-                    for (int v = 0; v < vocab; v++) {
-                        sum += Math.exp(logits[j * vocab + v] - max);
-                    }
-                    total += logits[j * vocab + (int) answer[j]] - max - Math.log(sum);
+        float[] embeds = Arrays.copyOf(promptEmbeds, (p + answer.length) * h);
+        System.arraycopy(embedIds(answer), 0, embeds, p * h, answer.length * h);
+        Map<String, OnnxTensor> past = emptyPast();
+        try (OrtSession.Result r = runDecoder(embeds, p + answer.length, 0, past, answer.length + 1)) {
+            float[] logits = copy((OnnxTensor) r.get("logits").orElseThrow());
+            int vocab = logits.length / (answer.length + 1);
+            double total = 0;
+            for (int j = from; j < answer.length; j++) {
+                double max = Double.NEGATIVE_INFINITY;
+                for (int v = 0; v < vocab; v++) {
+                    max = Math.max(max, logits[j * vocab + v]);
                 }
-                scores[c] = total;
-            } finally {
-                past.values().forEach(OnnxTensor::close);
+                double sum = 0;
+                for (int v = 0; v < vocab; v++) {
+                    sum += Math.exp(logits[j * vocab + v] - max);
+                }
+                total += logits[j * vocab + (int) answer[j]] - max - Math.log(sum);
             }
+            return total;
+        } finally {
+            past.values().forEach(OnnxTensor::close);
         }
-        return scores;
     }
 
     private static float[] copy(OnnxTensor t) {

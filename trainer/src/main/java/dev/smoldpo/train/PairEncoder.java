@@ -88,25 +88,27 @@ public final class PairEncoder implements AutoCloseable {
         return template;
     }
 
-    /** Encodes a batch (images preprocessed together in one native call). */
+    /** Encodes a batch (the images of every pair preprocessed together in one native call). */
     public List<Outcome> encode(List<PreferenceExample> examples) {
         List<Outcome> out = new ArrayList<>();
         List<DecodedImage> images = new ArrayList<>();
-        List<Integer> imageOf = new ArrayList<>();
+        List<int[]> imagesOf = new ArrayList<>(); // per example: [first image index, count], or null when skipped
         for (PreferenceExample e : examples) {
-            out.add(null);
-            if (!e.hasImage()) {
-                imageOf.add(-1);
-                continue;
+            Skipped skipped = null;
+            List<DecodedImage> decoded = new ArrayList<>();
+            for (int k = 0; k < e.images().size() && skipped == null; k++) {
+                ImageCheck check = ImageCheck.decode(e.images().get(k));
+                if (check.image().isEmpty()) {
+                    skipped = new Skipped(e, check.reason(), (e.images().size() > 1 ? "image " + (k + 1) + ": " : "") + check.detail());
+                } else {
+                    decoded.add(check.image().get());
+                }
             }
-            ImageCheck check = ImageCheck.decode(e.image());
-            if (check.image().isEmpty()) {
-                out.set(out.size() - 1, new Skipped(e, check.reason(), check.detail()));
-                imageOf.add(-1);
-                continue;
+            out.add(skipped);
+            imagesOf.add(skipped != null ? null : new int[] {images.size(), decoded.size()});
+            if (skipped == null) {
+                images.addAll(decoded);
             }
-            imageOf.add(images.size());
-            images.add(check.image().get());
         }
         PreprocessResult processed = images.isEmpty() ? null : preprocessor.preprocess(images);
         try {
@@ -114,16 +116,19 @@ public final class PairEncoder implements AutoCloseable {
                 if (out.get(i) != null) {
                     continue;
                 }
-                PreferenceExample e = examples.get(i);
-                DpoCollator.Tiles tiles = DpoCollator.Tiles.NONE;
-                PromptExpander.TileGrid grid = null;
-                if (imageOf.get(i) >= 0) {
-                    ImageGrid g = processed.grids().get(imageOf.get(i));
-                    float[] pixels = processed.imagePixelValues(imageOf.get(i)).toArray(ValueLayout.JAVA_FLOAT);
-                    tiles = new DpoCollator.Tiles(g.tileCount(), pixels, null);
-                    grid = new PromptExpander.TileGrid(g.rows(), g.cols());
+                int first = imagesOf.get(i)[0];
+                int count = imagesOf.get(i)[1];
+                List<PromptExpander.TileGrid> grids = new ArrayList<>();
+                List<float[]> pixels = new ArrayList<>();
+                int tiles = 0;
+                for (int k = first; k < first + count; k++) {
+                    ImageGrid g = processed.grids().get(k);
+                    pixels.add(processed.imagePixelValues(k).toArray(ValueLayout.JAVA_FLOAT));
+                    tiles += g.tileCount();
+                    grids.add(new PromptExpander.TileGrid(g.rows(), g.cols()));
                 }
-                out.set(i, encodeText(e, tiles, grid));
+                out.set(i, encodeText(examples.get(i), count == 0 ? DpoCollator.Tiles.NONE
+                        : new DpoCollator.Tiles(tiles, concat(pixels), null), grids));
             }
         } finally {
             if (processed != null) {
@@ -133,14 +138,27 @@ public final class PairEncoder implements AutoCloseable {
         return out;
     }
 
-    private Outcome encodeText(PreferenceExample e, DpoCollator.Tiles tiles, PromptExpander.TileGrid grid) {
-        String prompt = template.prompt(e.prompt(), grid != null);
-        if (grid != null) {
-            prompt = PromptExpander.expand(prompt, grid, config.imageSeqLen());
+    private static float[] concat(List<float[]> parts) {
+        if (parts.size() == 1) {
+            return parts.getFirst();
+        }
+        float[] all = new float[parts.stream().mapToInt(p -> p.length).sum()];
+        int at = 0;
+        for (float[] p : parts) {
+            System.arraycopy(p, 0, all, at, p.length);
+            at += p.length;
+        }
+        return all;
+    }
+
+    private Outcome encodeText(PreferenceExample e, DpoCollator.Tiles tiles, List<PromptExpander.TileGrid> grids) {
+        String prompt = template.prompt(e.prompt());
+        if (!grids.isEmpty()) {
+            prompt = PromptExpander.expand(prompt, grids, config.imageSeqLen());
         }
         long[] promptIds = tokenizer.encode(prompt);
-        long[] chosen = tokenizer.encode(template.completion(e.chosen()));
-        long[] rejected = tokenizer.encode(template.completion(e.rejected()));
+        long[] chosen = tokenizer.encode(template.completion(e.prompt(), e.chosen()));
+        long[] rejected = tokenizer.encode(template.completion(e.prompt(), e.rejected()));
         boolean truncated = false;
         int longest = Math.max(chosen.length, rejected.length);
         if (promptIds.length + longest > settings.maxLength()) {
@@ -193,8 +211,8 @@ public final class PairEncoder implements AutoCloseable {
                 d.update(b.array());
             }
             d.update(processorSignature.getBytes(java.nio.charset.StandardCharsets.UTF_8));
-            if (e.image() != null) {
-                d.update(e.image());
+            for (byte[] image : e.images()) {
+                d.update(image);
             }
             return HexFormat.of().formatHex(d.digest());
         } catch (NoSuchAlgorithmException ex) {

@@ -82,9 +82,9 @@ class DemoDatasetTest {
                 PreferenceExample e = all.get(i);
                 DemoDataset.Pair p = pairs.get(i);
                 assertEquals(String.valueOf(i), e.id());
-                assertEquals(DemoDataset.QUESTION, e.prompt());
-                assertEquals(p.chosen(), e.chosen());
-                assertEquals(p.rejected(), e.rejected());
+                assertEquals(DemoDataset.QUESTION, e.promptText());
+                assertEquals(p.chosen(), e.chosenText());
+                assertEquals(p.rejected(), e.rejectedText());
                 assertArrayEquals(p.png(), e.image());
             }
         }

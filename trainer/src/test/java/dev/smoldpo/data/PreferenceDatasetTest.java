@@ -46,9 +46,9 @@ class PreferenceDatasetTest {
                 PreferenceExample e = ds.get(i);
                 assertEquals(String.valueOf(1000 + i), e.id());
                 assertEquals(i, e.sourceRow());
-                assertEquals("Describe image " + i + " \"quoted\"\nin detail.", e.prompt());
-                assertEquals("Chosen answer " + i + " ünïcödé", e.chosen());
-                assertEquals("Rejected answer " + i, e.rejected());
+                assertEquals("Describe image " + i + " \"quoted\"\nin detail.", e.promptText());
+                assertEquals("Chosen answer " + i + " ünïcödé", e.chosenText());
+                assertEquals("Rejected answer " + i, e.rejectedText());
                 assertArrayEquals(rows.get(i).imageBytes(), e.image());
                 ImageCheck check = ImageCheck.decode(e.image());
                 assertTrue(check.ok(), check.detail());
@@ -174,7 +174,7 @@ class PreferenceDatasetTest {
             List<PreferenceExample> got = ds.get(new int[] {1, 0});
             assertEquals("x2", got.get(0).id());
             assertArrayEquals(b, got.get(0).image());
-            assertEquals("p1", got.get(1).prompt());
+            assertEquals("p1", got.get(1).promptText());
             assertArrayEquals(a, got.get(1).image());
         }
         try (PreferenceDataset ds = PreferenceDataset.open(paths)) {
@@ -217,12 +217,12 @@ class PreferenceDatasetTest {
                     ds.skipped().counts());
             assertEquals(List.of(5L), ds.skipped().examples().get(SkipReport.MISSING_IMAGE));
             List<PreferenceExample> got = ds.get(new int[] {3, 2, 1, 0});
-            assertEquals("p7", got.get(0).prompt());
+            assertEquals("p7", got.get(0).promptText());
             assertArrayEquals(b, got.get(0).image());
             assertEquals(7, got.get(0).sourceRow());
             assertArrayEquals(a, got.get(1).image());
             assertArrayEquals(b, got.get(2).image());
-            assertEquals("p1", got.get(2).prompt());
+            assertEquals("p1", got.get(2).promptText());
             assertEquals("7", got.get(3).id());
             assertArrayEquals(a, got.get(3).image());
         }
@@ -233,7 +233,7 @@ class PreferenceDatasetTest {
             assertFalse(ds.hasImages());
             assertEquals(2, ds.size());
             assertNull(ds.get(1).image());
-            assertEquals("s", ds.get(1).rejected());
+            assertEquals("s", ds.get(1).rejectedText());
         }
     }
 

@@ -75,6 +75,32 @@ class GeneratorDemoTest {
     }
 
     @Test
+    void choicesAfterAnAnswerPrefixRankExactlyAsTheWholeAnswers() throws Exception {
+        List<String> colours = List.of(" red.", " green.", " blue.", " yellow.", " purple.", " orange.");
+        List<String> whole = colours.stream().map(c -> "It is" + c).toList();
+        for (long seed = 10; seed < 14; seed++) {
+            try (Generator.Prompt prompt = generator.encode("What colour is the shape?", List.of(image(40, 40, seed)))) {
+                double[] full = generator.scoreAnswers(prompt, whole);
+                double[] after = generator.scoreAnswers(prompt, colours, "It is");
+                double offset = full[0] - after[0];
+                assertTrue(offset < -1e-3, "the prefix's own tokens are left out of the sums: " + offset);
+                for (int c = 0; c < colours.size(); c++) {
+                    assertEquals(offset, full[c] - after[c], 1e-4, "choice " + colours.get(c));
+                }
+                assertEquals(argmax(full), argmax(after));
+            }
+        }
+    }
+
+    private static int argmax(double[] v) {
+        int best = 0;
+        for (int i = 1; i < v.length; i++) {
+            best = v[i] > v[best] ? i : best;
+        }
+        return best;
+    }
+
+    @Test
     void twoImagePromptPutsBothImagesBeforeTheText() {
         String p = generator.promptText("Q?", 2);
         assertTrue(p.contains("<image><image>Q?"), p);

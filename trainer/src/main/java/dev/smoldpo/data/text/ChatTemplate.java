@@ -134,6 +134,30 @@ public final class ChatTemplate {
         return result.getOutput();
     }
 
+    /** The prompt of a conversation that ends with a user turn, with the generation prompt (TRL: add_generation_prompt). */
+    public String prompt(List<ChatMessage> prompt) {
+        return render(ChatMessage.toTemplate(prompt), true);
+    }
+
+    /**
+     * What the template writes for {@code answer} after {@code prompt}: the rendered prompt + answer
+     * without generation prompt, minus the rendered prompt, as TRL's {@code maybe_apply_chat_template}
+     * derives chosen and rejected (trl/data_utils.py).
+     *
+     * @throws IllegalStateException when the rendered conversation does not start with the rendered prompt
+     */
+    public String completion(List<ChatMessage> prompt, List<ChatMessage> answer) {
+        String rendered = prompt(prompt);
+        List<ChatMessage> all = new ArrayList<>(prompt);
+        all.addAll(answer);
+        String full = render(ChatMessage.toTemplate(all), false);
+        if (!full.startsWith(rendered)) {
+            throw new IllegalStateException("the chat template does not render the prompt + answer as prompt + completion:\n"
+                    + "prompt: " + rendered + "\nfull:   " + full);
+        }
+        return full.substring(rendered.length());
+    }
+
     /** A user message: the image first (when {@code withImage}), then the text. */
     public static Map<String, Object> userMessage(String text, boolean withImage) {
         List<Map<String, Object>> content = new ArrayList<>();
