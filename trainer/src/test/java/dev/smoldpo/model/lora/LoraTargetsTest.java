@@ -62,8 +62,8 @@ class LoraTargetsTest {
     @Test
     void targetsThatMatchNothingAreAnError() {
         LoraConfig none = new LoraConfig(4, 8, 0, List.of("c_attn"), false);
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> LoraTargets.select(smolVlm256mLinearWeights(), none));
+        Map<String, long[]> weights = smolVlm256mLinearWeights();
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> LoraTargets.select(weights, none));
         assertTrue(e.getMessage().contains("c_attn"), e.getMessage());
     }
 
