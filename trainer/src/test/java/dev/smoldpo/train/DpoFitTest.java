@@ -141,7 +141,7 @@ class DpoFitTest {
      * intra-op thread and one on two, give bit-identical losses and LoRA tensors.
      */
     @Test
-    void withoutGradientClippingTwoRunsAreBitIdenticalWhateverTheThreadCount() throws Exception {
+    void withoutGradientClippingTwoRunsAreBitIdenticalOnOneOrTwoThreads() throws Exception {
         Path one = root.resolve("exact-1-thread");
         Path two = root.resolve("exact-2-threads");
         assertEquals(0, fit(one, "--max-grad-norm", "0", "--max-steps", "12", "--save-steps", "12"));
