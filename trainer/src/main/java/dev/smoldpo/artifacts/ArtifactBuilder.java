@@ -68,7 +68,7 @@ public final class ArtifactBuilder {
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot write the artifacts into " + tmp, e);
             }
-            ModelWriter.write(optimizerGraph(adamw), files.optimizer(), null);
+            ModelWriter.write(optimizerGraph(adamw, params.size()), files.optimizer(), null);
             CheckpointWriter.write(Checkpoint.of(checkpointTensors(params), List.of()), files.checkpoint());
             manifest(name, training, eval, params, adamw, extra).write(files.manifest());
             OutputFolder.replace(tmp, outDir);
@@ -158,12 +158,13 @@ public final class ArtifactBuilder {
     }
 
     /**
-     * ORT's AdamW step over the parameter sequence. With max_grad_norm > 0 the gradients first go
-     * through ORT's InplaceClipGradNorm, which scales the accumulated gradients of all parameters
-     * together, as torch.nn.utils.clip_grad_norm_ does (the training graph only sees micro-batches,
-     * so clipping there would clip each micro-batch instead of their sum).
+     * ORT's AdamW step over the sequence of {@code parameterCount} parameters. With max_grad_norm > 0
+     * the accumulated gradients of all parameters are first scaled together, as
+     * torch.nn.utils.clip_grad_norm_ does (the training graph only sees micro-batches, so clipping
+     * there would clip each micro-batch instead of their sum), by {@link GradientClipping}, whose
+     * result does not depend on the order ORT hands the parameters over in.
      */
-    static Graph optimizerGraph(AdamWConfig c) {
+    static Graph optimizerGraph(AdamWConfig c, int parameterCount) {
         Graph graph = new Graph("optimizer");
         Value lr = graph.input("learning_rate", DType.FLOAT, Shape.fixed(1));
         Value step = graph.input("step", DType.INT64, Shape.fixed(1));
@@ -172,8 +173,10 @@ public final class ArtifactBuilder {
         Value m1 = graph.sequenceInput("first_order_moments", DType.FLOAT);
         Value m2 = graph.sequenceInput("second_order_moments", DType.FLOAT);
         if (c.maxGradNorm() > 0) {
-            gradients = graph.msNode("InplaceClipGradNorm").in(gradients).attr("max_norm", c.maxGradNorm())
-                    .outputNames("clipped_gradients").out();
+            gradients = parameterCount > 0 ? GradientClipping.clip(graph, gradients, parameterCount, c.maxGradNorm())
+                    // the parameter count unknown: ORT's clip, whose norm depends on the sequence order (see GradientClipping)
+                    : graph.msNode("InplaceClipGradNorm").in(gradients).attr("max_norm", c.maxGradNorm())
+                            .outputNames("clipped_gradients").out();
         }
         Value updated = graph.msNode("AdamWOptimizer").in(lr, step, params, gradients, m1, m2)
                 .attr("alpha", c.beta1()).attr("beta", c.beta2()).attr("epsilon", c.epsilon())
@@ -183,9 +186,24 @@ public final class ArtifactBuilder {
         return graph;
     }
 
-    /** Writes an AdamW optimizer graph (e.g. a run's own hyper-parameters next to shared artifacts). */
+    /**
+     * Writes an AdamW optimizer graph for {@code parameterCount} trainable tensors (e.g. a run's own
+     * hyper-parameters next to shared artifacts); runs with it are bit-reproducible.
+     */
+    public static void writeOptimizer(AdamWConfig adamw, int parameterCount, Path file) {
+        if (parameterCount < 1) {
+            throw new IllegalArgumentException("an optimizer needs at least one trainable tensor, got " + parameterCount);
+        }
+        ModelWriter.write(optimizerGraph(adamw, parameterCount), file, null);
+    }
+
+    /**
+     * Writes an AdamW optimizer graph for any number of trainable tensors. With max_grad_norm > 0 it
+     * clips through ORT's InplaceClipGradNorm, so two runs may differ by float rounding from the
+     * first step that clips; prefer {@link #writeOptimizer(AdamWConfig, int, Path)}.
+     */
     public static void writeOptimizer(AdamWConfig adamw, Path file) {
-        ModelWriter.write(optimizerGraph(adamw), file, null);
+        ModelWriter.write(optimizerGraph(adamw, 0), file, null);
     }
 
     private static List<CheckpointTensor> checkpointTensors(List<Parameter> params) {

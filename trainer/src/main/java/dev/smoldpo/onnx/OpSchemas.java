@@ -111,6 +111,21 @@ public final class OpSchemas {
         register("CumSum", 2, 2, (n, c) -> List.of(OpSchema.Out.of(n.input(0).dtype(), n.input(0).shape())));
         register("Tile", 2, 2, (n, c) -> List.of(OpSchema.Out.of(n.input(0).dtype(), n.input(0).shape().hasRank()
                 ? Shape.unknown(n.input(0).rank()) : Shape.UNKNOWN_RANK)));
+        register("TopK", 2, 2, (n, c) -> {
+            Shape s = n.input(0).shape().hasRank() ? Shape.unknown(n.input(0).rank()) : Shape.UNKNOWN_RANK;
+            return List.of(OpSchema.Out.of(n.input(0).dtype(), s), OpSchema.Out.of(DType.INT64, s)).subList(0, Math.max(1, Math.min(c, 2)));
+        });
+        // Sequences of tensors (the optimizer graph's parameter and gradient lists): element shapes vary.
+        register("SequenceAt", 2, 2, (n, c) -> {
+            requireSequence(n, 0, true);
+            return List.of(OpSchema.Out.of(n.input(0).dtype(), Shape.UNKNOWN_RANK));
+        });
+        register("SequenceConstruct", 1, Integer.MAX_VALUE, (n, c) -> {
+            for (int i = 0; i < n.inputs().size(); i++) {
+                requireSequence(n, i, false);
+            }
+            return List.of(new OpSchema.Out(sameFloat(n, 0, n.inputs().size()), Shape.UNKNOWN_RANK, true, null));
+        });
         // ORT training ops, only ever emitted by our own artifact builders.
         register(OpKey.of(OpKey.MS_DOMAIN, "InPlaceAccumulatorV2"), 2, 3, (n, c) -> {
             requireSameShape(n, n.input(0), n.input(1));
@@ -264,6 +279,12 @@ public final class OpSchemas {
         out.add(sa.dim(-2));
         out.add(sb.dim(-1));
         return List.of(OpSchema.Out.of(t, new Shape(out)));
+    }
+
+    private static void requireSequence(Node n, int input, boolean sequence) {
+        if (n.input(input).isSequence() != sequence) {
+            throw new GraphException(n + ": input '" + n.input(input).name() + "' must be a " + (sequence ? "sequence" : "tensor"));
+        }
     }
 
     private static List<OpSchema.Out> reduce(Node n, long[] axes) {

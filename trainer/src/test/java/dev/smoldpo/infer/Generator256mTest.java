@@ -13,6 +13,7 @@ import dev.smoldpo.model.lora.LoraConfig;
 import dev.smoldpo.model.smolvlm.DpoConfig;
 import dev.smoldpo.model.smolvlm.SmolVlmExporter;
 import dev.smoldpo.nativelib.DecodedImage;
+import dev.smoldpo.testing.SharedModels;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -30,7 +31,7 @@ class Generator256mTest {
     Path dir;
 
     static Path realConfig() {
-        return dev.smoldpo.testing.SharedModels.smolVlmConfig();
+        return SharedModels.smolVlmConfig();
     }
 
     @Test

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.smoldpo.testing.SharedModels;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -16,7 +17,7 @@ class ChatTemplateTest {
 
     @Test
     void realSmolVlmPrompt() throws IOException {
-        ChatTemplate t = ChatTemplate.load(TextTestFiles.smolVlmDir());
+        ChatTemplate t = ChatTemplate.load(SharedModels.smolVlmDir());
         List<Map<String, Object>> messages = List.of(Map.of("role", "user", "content",
                 List.of(Map.of("type", "image"), Map.of("type", "text", "text", "What is this?"))));
         assertEquals("<|im_start|>User:<image>What is this?<end_of_utterance>\nAssistant:", t.render(messages, true));
@@ -27,7 +28,7 @@ class ChatTemplateTest {
 
     @Test
     void realSmolVlmCompletion() throws IOException {
-        ChatTemplate t = ChatTemplate.load(TextTestFiles.smolVlmDir());
+        ChatTemplate t = ChatTemplate.load(SharedModels.smolVlmDir());
         assertEquals(" A red circle.<end_of_utterance>\n", t.completion("A red circle."));
         assertEquals(" red<end_of_utterance>\n", t.completion("What colour is the shape?", false, "red"));
         String full = t.render(List.of(ChatTemplate.userMessage("Q?", true), ChatTemplate.assistantMessage("A")), false);
@@ -37,7 +38,7 @@ class ChatTemplateTest {
 
     @Test
     void multiTurnAndTextFirst() throws IOException {
-        ChatTemplate t = ChatTemplate.load(TextTestFiles.smolVlmDir());
+        ChatTemplate t = ChatTemplate.load(SharedModels.smolVlmDir());
         List<Map<String, Object>> messages = List.of(
                 Map.of("role", "user", "content", List.of(Map.of("type", "text", "text", "Look:"), Map.of("type", "image"),
                         Map.of("type", "text", "text", " and this"), Map.of("type", "image"))),

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.smoldpo.data.text.PromptExpander.TileGrid;
 import dev.smoldpo.model.demo.DemoSpec;
+import dev.smoldpo.testing.SharedModels;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -137,7 +138,7 @@ class DemoTokenizerTest {
     @Test
     void chatTemplateRendersLikeSmolVlms() throws IOException {
         ChatTemplate demo = ChatTemplate.load(dir);
-        ChatTemplate real = ChatTemplate.load(TextTestFiles.smolVlmDir());
+        ChatTemplate real = ChatTemplate.load(SharedModels.smolVlmDir());
         assertEquals(DemoTokenizer.CHAT_TEMPLATE, demo.template());
         assertTrue(!demo.template().equals(real.template()));
         List<List<Map<String, Object>>> conversations = List.of(

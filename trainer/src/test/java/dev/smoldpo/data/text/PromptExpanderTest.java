@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.smoldpo.data.text.PromptExpander.TileGrid;
+import dev.smoldpo.testing.SharedModels;
 import java.io.IOException;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -45,7 +46,7 @@ class PromptExpanderTest {
 
     @Test
     void smolVlmCounts() throws IOException {
-        try (HfTokenizer tok = HfTokenizer.load(TextTestFiles.smolVlmDir())) {
+        try (HfTokenizer tok = HfTokenizer.load(SharedModels.smolVlmDir())) {
             int image = tok.tokenId(I);
             assertEquals(49190, image);
             assertEquals(49189, tok.tokenId(F));
@@ -61,7 +62,7 @@ class PromptExpanderTest {
             // one tile: 67 tokens
             assertEquals(67, tok.encode(PromptExpander.imageString(TileGrid.single(), 64)).length);
             // in a prompt: ids after the image are the text's
-            ChatTemplate t = ChatTemplate.load(TextTestFiles.smolVlmDir());
+            ChatTemplate t = ChatTemplate.load(SharedModels.smolVlmDir());
             String prompt = PromptExpander.expand(t.prompt("What is this?", true), new TileGrid(2, 2), 64);
             long[] p = tok.encode(prompt);
             assertEquals(1, p[0]); // <|im_start|>

@@ -16,6 +16,7 @@ import dev.smoldpo.model.hf.SafetensorsFile;
 import dev.smoldpo.model.hf.TensorInfo;
 import dev.smoldpo.model.lora.LoraConfig;
 import dev.smoldpo.model.lora.LoraTargets;
+import dev.smoldpo.testing.SharedModels;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -206,7 +207,7 @@ class PeftAdapterExporterTest {
 
     /** SmolVLM-256M-Instruct's weights (HF names → shapes) from the real config.json in ../shared/models. */
     static Map<String, long[]> smolVlm256mWeights() throws IOException {
-        ModelConfig config = ModelConfig.load(dev.smoldpo.testing.SharedModels.smolVlmConfig());
+        ModelConfig config = ModelConfig.load(SharedModels.smolVlmConfig());
         Map<String, long[]> w = new LinkedHashMap<>();
         for (ModelConfig.WeightSpec spec : config.expectedWeights()) {
             w.put(spec.name(), spec.shape());

@@ -11,6 +11,7 @@ import dev.smoldpo.model.hf.ModelConfig;
 import dev.smoldpo.model.hf.SafetensorsDtype;
 import dev.smoldpo.model.hf.SafetensorsFile;
 import dev.smoldpo.model.hf.WeightCheck;
+import dev.smoldpo.testing.SharedModels;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -83,17 +84,37 @@ class DemoCheckpointTest {
     }
 
     @Test
-    void jsonFilesMirrorTheRealSchema() throws IOException {
+    void jsonFilesHaveTheKeysOfTheRealSmolVlmFiles() throws IOException {
         Path dir = tmp.resolve("demo");
         DemoCheckpoint.write(dir, 1);
-        Path real = realDir();
-        // every key of the real preprocessor/processor/generation configs is present, and no other
+        Path real = SharedModels.smolVlmDir();
         for (String f : List.of("preprocessor_config.json", "processor_config.json", "generation_config.json")) {
-            JsonNode mine = JSON.readTree(dir.resolve(f).toFile());
-            if (real != null) {
-                assertEquals(keys(JSON.readTree(real.resolve(f).toFile())), keys(mine), f);
-            }
+            assertEquals(keys(JSON.readTree(real.resolve(f).toFile())), keys(JSON.readTree(dir.resolve(f).toFile())), f);
         }
+        JsonNode cfg = JSON.readTree(dir.resolve("config.json").toFile());
+        // the fields that matter for the model are where the real file has them
+        JsonNode r = JSON.readTree(real.resolve("config.json").toFile());
+        for (String k : List.of("architectures", "image_token_id", "model_type", "scale_factor", "text_config",
+                "tie_word_embeddings", "vision_config", "vocab_size")) {
+            assertTrue(r.has(k) && cfg.has(k), k);
+        }
+        for (String k : List.of("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+                "num_key_value_heads", "head_dim", "rms_norm_eps", "rope_theta", "vocab_size",
+                "max_position_embeddings", "hidden_act", "model_type", "attention_bias", "mlp_bias",
+                "tie_word_embeddings", "bos_token_id", "eos_token_id", "pad_token_id")) {
+            assertTrue(r.get("text_config").has(k) && cfg.get("text_config").has(k), "text_config." + k);
+        }
+        for (String k : List.of("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+                "patch_size", "image_size", "layer_norm_eps", "hidden_act", "num_channels", "model_type",
+                "max_image_size", "size")) {
+            assertTrue(r.get("vision_config").has(k) && cfg.get("vision_config").has(k), "vision_config." + k);
+        }
+    }
+
+    @Test
+    void jsonFilesCarryTheDemoSettings() throws IOException {
+        Path dir = tmp.resolve("demo");
+        DemoCheckpoint.write(dir, 1);
         JsonNode pre = JSON.readTree(dir.resolve("preprocessor_config.json").toFile());
         assertEquals("Idefics3ImageProcessor", pre.get("image_processor_type").asText());
         assertEquals(DemoSpec.LONGEST_EDGE, pre.get("size").get("longest_edge").asInt());
@@ -118,25 +139,6 @@ class DemoCheckpointTest {
         assertEquals("llama", cfg.get("text_config").get("model_type").asText());
         assertEquals("silu", cfg.get("text_config").get("hidden_act").asText());
         assertFalse(cfg.get("tie_word_embeddings").asBoolean());
-        if (real != null) {
-            // the fields that matter for the model are where the real file has them
-            JsonNode r = JSON.readTree(real.resolve("config.json").toFile());
-            for (String k : List.of("architectures", "image_token_id", "model_type", "scale_factor", "text_config",
-                    "tie_word_embeddings", "vision_config", "vocab_size")) {
-                assertTrue(r.has(k) && cfg.has(k), k);
-            }
-            for (String k : List.of("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
-                    "num_key_value_heads", "head_dim", "rms_norm_eps", "rope_theta", "vocab_size",
-                    "max_position_embeddings", "hidden_act", "model_type", "attention_bias", "mlp_bias",
-                    "tie_word_embeddings", "bos_token_id", "eos_token_id", "pad_token_id")) {
-                assertTrue(r.get("text_config").has(k) && cfg.get("text_config").has(k), "text_config." + k);
-            }
-            for (String k : List.of("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
-                    "patch_size", "image_size", "layer_norm_eps", "hidden_act", "num_channels", "model_type",
-                    "max_image_size", "size")) {
-                assertTrue(r.get("vision_config").has(k) && cfg.get("vision_config").has(k), "vision_config." + k);
-            }
-        }
         String text = Files.readString(dir.resolve("config.json"));
         assertTrue(text.contains("\"model_type\": \"idefics3\""), "HF-style `\"key\": value` formatting");
         assertTrue(text.endsWith("}\n"));
@@ -188,17 +190,6 @@ class DemoCheckpointTest {
         }
         k.sort(null);
         return k;
-    }
-
-    /** The real SmolVLM-256M-Instruct folder under shared/models, or null when absent. */
-    static Path realDir() {
-        for (Path p = Path.of("").toAbsolutePath(); p != null; p = p.getParent()) {
-            Path candidate = p.resolve("shared/models/SmolVLM-256M-Instruct");
-            if (Files.isDirectory(candidate)) {
-                return candidate;
-            }
-        }
-        return null;
     }
 
     private static double mean(float[] v) {

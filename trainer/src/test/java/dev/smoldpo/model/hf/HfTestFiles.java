@@ -7,14 +7,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
-/** Test helpers: locating shared/models and crafting raw safetensors files. */
+/** Test helpers: crafting raw safetensors files. */
 final class HfTestFiles {
     private HfTestFiles() {}
-
-    /** {@code shared/models/SmolVLM-256M-Instruct}, found by walking up from the working directory. */
-    static Path smolVlmDir() {
-        return dev.smoldpo.testing.SharedModels.smolVlmDir();
-    }
 
     /** Writes {@code headerLength (LE u64) + header + data}, with an explicit header length. */
     static Path raw(Path file, long declaredHeaderLength, String header, byte[] data) throws IOException {

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.smoldpo.testing.SharedModels;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -24,7 +25,7 @@ class ModelConfigTest {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     static Path realConfig() {
-        return HfTestFiles.smolVlmDir().resolve("config.json");
+        return SharedModels.smolVlmDir().resolve("config.json");
     }
 
     static ObjectNode realTree() throws IOException {
@@ -33,7 +34,7 @@ class ModelConfigTest {
 
     @Test
     void realSmolVlm256mConfigLoads() throws IOException {
-        ModelConfig c = ModelConfig.load(HfTestFiles.smolVlmDir());
+        ModelConfig c = ModelConfig.load(SharedModels.smolVlmDir());
         assertEquals("idefics3", c.modelType());
         assertEquals(49190, c.imageTokenId());
         assertEquals(4, c.scaleFactor());
@@ -101,7 +102,7 @@ class ModelConfigTest {
      */
     @Test
     void expectedWeightsReproduceTheRealFileSize() throws IOException {
-        String pointer = Files.readString(HfTestFiles.smolVlmDir().resolve("model.safetensors.lfs-pointer"));
+        String pointer = Files.readString(SharedModels.smolVlmDir().resolve("model.safetensors.lfs-pointer"));
         Matcher m = Pattern.compile("(?m)^size (\\d+)$").matcher(pointer);
         assertTrue(m.find(), pointer);
         long realSize = Long.parseLong(m.group(1));

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.smoldpo.testing.SharedModels;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -266,7 +267,7 @@ class SafetensorsFileTest {
         e = assertThrows(HfFormatException.class, () -> SafetensorsFile.open(zip));
         assertTrue(e.getMessage().contains("pickle checkpoints"), e.getMessage());
 
-        Path pointer = HfTestFiles.smolVlmDir().resolve("model.safetensors.lfs-pointer");
+        Path pointer = SharedModels.smolVlmDir().resolve("model.safetensors.lfs-pointer");
         e = assertThrows(HfFormatException.class, () -> SafetensorsFile.open(pointer));
         assertTrue(e.getMessage().contains("Git LFS pointer"), e.getMessage());
     }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.smoldpo.model.hf.ModelConfig;
+import dev.smoldpo.testing.SharedModels;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -61,15 +62,15 @@ class LoraTargetsTest {
     @Test
     void targetsThatMatchNothingAreAnError() {
         LoraConfig none = new LoraConfig(4, 8, 0, List.of("c_attn"), false);
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> LoraTargets.select(smolVlm256mLinearWeights(), none));
+        Map<String, long[]> weights = smolVlm256mLinearWeights();
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> LoraTargets.select(weights, none));
         assertTrue(e.getMessage().contains("c_attn"), e.getMessage());
     }
 
     /** Every weight of SmolVLM-256M-Instruct (HF names and shapes), from the real config.json in shared/models. */
     static Map<String, long[]> smolVlm256mLinearWeights() {
         try {
-            ModelConfig config = ModelConfig.load(dev.smoldpo.testing.SharedModels.smolVlmConfig());
+            ModelConfig config = ModelConfig.load(SharedModels.smolVlmConfig());
             Map<String, long[]> w = new LinkedHashMap<>();
             for (ModelConfig.WeightSpec spec : config.expectedWeights()) {
                 w.put(spec.name(), spec.shape());

@@ -14,6 +14,7 @@ import dev.smoldpo.model.lora.LoraConfig;
 import dev.smoldpo.onnx.ModelSummary;
 import dev.smoldpo.onnx.TensorData;
 import dev.smoldpo.runtime.OrtTensors;
+import dev.smoldpo.testing.SharedModels;
 import dev.smoldpo.train.TrainingSession;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -34,7 +35,7 @@ class SmolVlm256mExportTest {
     Path dir;
 
     static Path realConfig() {
-        return dev.smoldpo.testing.SharedModels.smolVlmConfig();
+        return SharedModels.smolVlmConfig();
     }
 
     @Test
