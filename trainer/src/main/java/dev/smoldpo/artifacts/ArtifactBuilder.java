@@ -197,15 +197,6 @@ public final class ArtifactBuilder {
         ModelWriter.write(optimizerGraph(adamw, parameterCount), file, null);
     }
 
-    /**
-     * Writes an AdamW optimizer graph for any number of trainable tensors. With max_grad_norm > 0 it
-     * clips through ORT's InplaceClipGradNorm, so two runs may differ by float rounding from the
-     * first step that clips; prefer {@link #writeOptimizer(AdamWConfig, int, Path)}.
-     */
-    public static void writeOptimizer(AdamWConfig adamw, Path file) {
-        ModelWriter.write(optimizerGraph(adamw, 0), file, null);
-    }
-
     private static List<CheckpointTensor> checkpointTensors(List<Parameter> params) {
         List<CheckpointTensor> out = new ArrayList<>();
         for (Parameter p : params) {

@@ -41,6 +41,7 @@ public final class DpoTrainer implements AutoCloseable {
     private final ReferenceScorer reference;
     private final StepRunner runner;
     private final Evaluator evaluator;
+    private final int trainableTensors;
     private final Sections sections = new Sections();
     private long stopAfterStep;
 
@@ -56,6 +57,7 @@ public final class DpoTrainer implements AutoCloseable {
         }
         Manifest manifest = Manifest.read(manifestFile);
         ArtifactSettings.verify(config, manifest, manifestFile);
+        this.trainableTensors = manifest.parameters().size();
         ModelConfig model = ModelConfig.load(artifacts);
         boolean cuda = config.device() == TrainConfig.Device.CUDA;
         this.data = new DpoData(config, artifacts, model, datasetFile, cuda);
@@ -89,7 +91,7 @@ public final class DpoTrainer implements AutoCloseable {
         try (RunFolder folder = RunFolder.open(outputDir, resume.isPresent(), config.overwriteOutputDir())) {
             resolved.save(outputDir.resolve("train_config.json"));
             Path optimizer = outputDir.resolve("optimizer_model.onnx");
-            ArtifactBuilder.writeOptimizer(config.adamWConfig(), optimizer);
+            ArtifactBuilder.writeOptimizer(config.adamWConfig(), trainableTensors, optimizer);
             TrainingPlan plan = config.plan(data.trainIndices().length);
             RunState state = resume.map(RunCheckpoints.Saved::state)
                     .orElse(RunState.initial(config.effectiveDataSeed(), plan.totalSteps(), config.hash()));
