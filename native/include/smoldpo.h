@@ -110,8 +110,9 @@ typedef struct smoldpo_image {
 typedef struct smoldpo_preprocess_config {
     int32_t do_resize;          /* 1: longest edge -> longest_edge (up or down), short side even */
     int32_t longest_edge;       /* size.longest_edge (2048); at most SMOLDPO_MAX_EDGE */
-    int32_t do_image_splitting; /* 1: resize to tile multiples, cut tiles, append global image */
-    int32_t tile_size;          /* max_image_size.longest_edge (512) */
+    int32_t do_image_splitting; /* 1: resize to tile multiples, cut tiles, append global image;
+                                   0: resize to a tile_size square (aspect not kept), one tile */
+    int32_t tile_size;          /* max_image_size.longest_edge (512); used in both modes */
     int32_t do_rescale;         /* 1: multiply by rescale_factor */
     int32_t do_normalize;       /* 1: (x - mean) / std per channel */
     double rescale_factor;      /* 1/255 */
@@ -123,9 +124,10 @@ typedef struct smoldpo_preprocess_config {
 typedef struct smoldpo_image_plan {
     int32_t resized_width;  /* after the longest-edge resize */
     int32_t resized_height;
-    int32_t split_width;    /* after the resize to tile multiples (== resized without splitting) */
+    int32_t split_width;    /* after the resize to tile multiples; tile_size without splitting */
     int32_t split_height;
-    int32_t rows;           /* tile grid; 0 x 0 when the image fits one tile (then only the global image) */
+    int32_t rows;           /* tile grid; 0 x 0 when the image fits one tile (then only the global image)
+                               and always without splitting (the squared image is the one tile) */
     int32_t cols;
     int32_t tile_count;     /* rows * cols + 1 (the global image is last) */
     int32_t reserved;
@@ -135,8 +137,8 @@ typedef struct smoldpo_image_plan {
 /* Output geometry of a whole batch. */
 typedef struct smoldpo_batch_plan {
     int64_t total_tiles;      /* sum of tile_count */
-    int32_t canvas_height;    /* tile side with splitting; else the largest resized height */
-    int32_t canvas_width;     /* tile side with splitting; else the largest resized width */
+    int32_t canvas_height;    /* tile_size: every output image is a tile_size square */
+    int32_t canvas_width;     /* tile_size */
     int64_t pixel_values_len; /* floats: total_tiles * 3 * canvas_height * canvas_width */
     int64_t pixel_mask_len;   /* bytes: total_tiles * canvas_height * canvas_width */
 } smoldpo_batch_plan;
@@ -152,7 +154,8 @@ SMOLDPO_API int32_t smoldpo_preprocess_plan(const smoldpo_image *images, int32_t
 
 /* Runs the processor on count images. pixel_values receives [total_tiles, 3, canvas_h, canvas_w]
  * float32 (channels first), tiles of each image row-major then its global image; pixel_mask (may be
- * NULL) receives [total_tiles, canvas_h, canvas_w] bytes, 1 on real pixels and 0 on padding.
+ * NULL) receives [total_tiles, canvas_h, canvas_w] bytes, 1 on real pixels (all of them: no tile
+ * is padded, since every image becomes tile_size squares).
  * plans (may be NULL) receives the per-image plans. Lengths are in elements. */
 SMOLDPO_API int32_t smoldpo_preprocess(int32_t device, const smoldpo_image *images, int32_t count,
                                        const smoldpo_preprocess_config *cfg,

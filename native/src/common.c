@@ -136,7 +136,7 @@ int32_t sd_validate_config(const smoldpo_preprocess_config *cfg, smoldpo_error *
         return sd_fail(err, SMOLDPO_ERR_SIZE_OUT_OF_RANGE,
                        "config: longest_edge %d must be in 1..%d", cfg->longest_edge,
                        SMOLDPO_MAX_EDGE);
-    if (cfg->do_image_splitting && (cfg->tile_size <= 0 || cfg->tile_size > SMOLDPO_MAX_EDGE))
+    if (cfg->tile_size <= 0 || cfg->tile_size > SMOLDPO_MAX_EDGE)
         return sd_fail(err, SMOLDPO_ERR_SIZE_OUT_OF_RANGE, "config: tile_size %d must be in 1..%d",
                        cfg->tile_size, SMOLDPO_MAX_EDGE);
     if (cfg->do_rescale && !isfinite(cfg->rescale_factor))
@@ -157,7 +157,8 @@ static int32_t ceil_multiple(int64_t v, int32_t t) { return (int32_t)(((v + t - 
 
 /* Sizes of one image through the processor; mirrors transformers' Idefics3ImageProcessor
  * (_resize_output_size_rescale_to_max_len, _resize_output_size_scale_below_upper_bound with 4096,
- * resize_for_vision_encoder, split_image). Python's int() truncates like the C casts below. */
+ * resize_for_vision_encoder, split_image; without splitting, the resize to a max_image_size square).
+ * Python's int() truncates like the C casts below. */
 static int32_t plan_one(const smoldpo_image *img, int32_t index, const smoldpo_preprocess_config *cfg,
                         smoldpo_image_plan *p, smoldpo_error *err) {
     int64_t h = img->height, w = img->width;
@@ -186,47 +187,49 @@ static int32_t plan_one(const smoldpo_image *img, int32_t index, const smoldpo_p
         if (h < 1) h = 1;
         if (w < 1) w = 1;
     }
+    p->resized_width = (int32_t)w;
+    p->resized_height = (int32_t)h;
+    p->reserved = 0;
+    const int32_t t = cfg->tile_size;
+    if (!cfg->do_image_splitting) {
+        /* transformers "squares the images to max_image_size": one resize of the (longest-edge
+         * resized) image to tile x tile, aspect ratio not kept, and no tiles, so rows = cols = 0 */
+        p->split_width = t;
+        p->split_height = t;
+        p->rows = 0;
+        p->cols = 0;
+        p->tile_count = 1;
+        return SMOLDPO_OK;
+    }
     if (w > SMOLDPO_MAX_EDGE || h > SMOLDPO_MAX_EDGE)
         return sd_fail(err, SMOLDPO_ERR_SIZE_OUT_OF_RANGE,
                        "image %d: %lldx%lld after resize, the longest edge must not exceed %d", index,
                        (long long)w, (long long)h, SMOLDPO_MAX_EDGE);
-    p->resized_width = (int32_t)w;
-    p->resized_height = (int32_t)h;
-    p->reserved = 0;
-    if (cfg->do_image_splitting) {
-        int32_t t = cfg->tile_size;
-        double aspect = (double)w / (double)h;
-        int64_t w2, h2;
-        if (w >= h) {
-            w2 = ceil_multiple(w, t);
-            h2 = (int64_t)((double)w2 / aspect);
-            h2 = ceil_multiple(h2, t);
-        } else {
-            h2 = ceil_multiple(h, t);
-            w2 = (int64_t)((double)h2 * aspect);
-            w2 = ceil_multiple(w2, t);
-        }
-        if (w2 <= 0 || h2 <= 0 || w2 > SMOLDPO_MAX_EDGE || h2 > SMOLDPO_MAX_EDGE)
-            return sd_fail(err, SMOLDPO_ERR_SIZE_OUT_OF_RANGE,
-                           "image %d: %lldx%lld after the resize to tile multiples, sides must be in 1..%d",
-                           index, (long long)w2, (long long)h2, SMOLDPO_MAX_EDGE);
-        p->split_width = (int32_t)w2;
-        p->split_height = (int32_t)h2;
-        if (h2 > t || w2 > t) {
-            p->rows = (int32_t)((h2 + t - 1) / t);
-            p->cols = (int32_t)((w2 + t - 1) / t);
-        } else {
-            p->rows = 0;
-            p->cols = 0;
-        }
-        p->tile_count = p->rows * p->cols + 1;
+    double aspect = (double)w / (double)h;
+    int64_t w2, h2;
+    if (w >= h) {
+        w2 = ceil_multiple(w, t);
+        h2 = (int64_t)((double)w2 / aspect);
+        h2 = ceil_multiple(h2, t);
     } else {
-        p->split_width = (int32_t)w;
-        p->split_height = (int32_t)h;
+        h2 = ceil_multiple(h, t);
+        w2 = (int64_t)((double)h2 * aspect);
+        w2 = ceil_multiple(w2, t);
+    }
+    if (w2 <= 0 || h2 <= 0 || w2 > SMOLDPO_MAX_EDGE || h2 > SMOLDPO_MAX_EDGE)
+        return sd_fail(err, SMOLDPO_ERR_SIZE_OUT_OF_RANGE,
+                       "image %d: %lldx%lld after the resize to tile multiples, sides must be in 1..%d",
+                       index, (long long)w2, (long long)h2, SMOLDPO_MAX_EDGE);
+    p->split_width = (int32_t)w2;
+    p->split_height = (int32_t)h2;
+    if (h2 > t || w2 > t) {
+        p->rows = (int32_t)((h2 + t - 1) / t);
+        p->cols = (int32_t)((w2 + t - 1) / t);
+    } else {
         p->rows = 0;
         p->cols = 0;
-        p->tile_count = 1;
     }
+    p->tile_count = p->rows * p->cols + 1;
     return SMOLDPO_OK;
 }
 
@@ -238,7 +241,9 @@ int32_t sd_plan_batch(const smoldpo_image *images, int32_t count,
     int32_t rc = sd_validate_config(cfg, err);
     if (rc) return rc;
     int64_t total = 0;
-    int32_t ch = 0, cw = 0;
+    /* every output image is tile x tile: tiles, global images and (without splitting) the squared
+     * image alike, so the batch is never padded */
+    const int32_t ch = cfg->tile_size, cw = cfg->tile_size;
     for (int32_t i = 0; i < count; i++) {
         rc = sd_validate_image(&images[i], i, err);
         if (rc) return rc;
@@ -247,12 +252,6 @@ int32_t sd_plan_batch(const smoldpo_image *images, int32_t count,
         if (rc) return rc;
         p.first_tile = total;
         total += p.tile_count;
-        if (cfg->do_image_splitting) {
-            ch = cw = cfg->tile_size;
-        } else {
-            if (p.resized_height > ch) ch = p.resized_height;
-            if (p.resized_width > cw) cw = p.resized_width;
-        }
         if (plans) plans[i] = p;
     }
     if (batch) {

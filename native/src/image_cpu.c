@@ -174,10 +174,8 @@ static int32_t cpu_preprocess_one(const smoldpo_image *img, const smoldpo_prepro
         chh = p->resized_height;
     }
     const size_t tile_elems = (size_t)3 * ch_ * cw_;
-    if (!cfg->do_image_splitting) {
-        write_region(cur, cw, 0, 0, chh, cw, ch_, cw_, lut, fout, bout);
-        goto done;
-    }
+    /* Then the resize to tile multiples (with splitting) or to the tile square (without: the plan
+     * has split size t x t and a 0 x 0 grid, so the squared image is written as the global image). */
     if (p->split_width != cw || p->split_height != chh) {
         r2 = (uint8_t *)malloc((size_t)p->split_width * p->split_height * 3);
         if (!r2) { rc = SMOLDPO_ERR_OUT_OF_MEMORY; goto done; }
@@ -256,23 +254,8 @@ static int32_t preprocess_common(int32_t device, const smoldpo_image *images, in
         goto out;
     }
     const int64_t plane = (int64_t)batch.canvas_height * batch.canvas_width;
-    /* padding (only without splitting): zeros, as transformers pads after normalising */
-    if (!cfg->do_image_splitting) {
-        if (fout) memset(fout, 0, sizeof(float) * (size_t)batch.pixel_values_len);
-        if (bout) memset(bout, 0, (size_t)batch.pixel_values_len);
-    }
-    if (mask) {
-        if (cfg->do_image_splitting) {
-            memset(mask, 1, (size_t)batch.pixel_mask_len);
-        } else {
-            memset(mask, 0, (size_t)batch.pixel_mask_len);
-            for (int32_t i = 0; i < count; i++) {
-                uint8_t *m = mask + plans[i].first_tile * plane;
-                for (int32_t y = 0; y < plans[i].resized_height; y++)
-                    memset(m + (size_t)y * batch.canvas_width, 1, (size_t)plans[i].resized_width);
-            }
-        }
-    }
+    /* every tile is tile_size x tile_size in both modes, so no pixel is padding */
+    if (mask) memset(mask, 1, (size_t)batch.pixel_mask_len);
     if (device == SMOLDPO_DEVICE_CUDA) {
         rc = sd_cuda_preprocess(images, count, cfg, plans, &batch, fout, bout, err);
         if (rc) goto out;

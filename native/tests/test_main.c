@@ -372,9 +372,88 @@ static int processor_golden(const char *dir, int device) {
     return n;
 }
 
+/* transformers/cases.txt (make_transformers_goldens.py): transformers' own processor output as
+ * float32, compared bit for bit. Sources: raw RGB files, or for encoded files the pixels
+ * load_image gave (decoded.txt); cases stored only as a hash are left to the Java tests. */
+static int rgb_of_encoded(const char *dir, const char *file, char *rgb, size_t cap) {
+    char path[1024], line[512], name[256], out[256];
+    snprintf(path, sizeof path, "%s/transformers/decoded.txt", dir);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    int found = 0, w, h, o;
+    while (!found && fgets(line, sizeof line, f))
+        if (line[0] != '#' && sscanf(line, "%255s %d %d %d %255s", name, &w, &h, &o, out) == 5 && !strcmp(name, file)) {
+            snprintf(rgb, cap, "%s", out);
+            found = 1;
+        }
+    fclose(f);
+    return found;
+}
+
+static int transformers_golden(const char *dir, int device) {
+    char path[1024], line[1024];
+    snprintf(path, sizeof path, "%s/transformers/cases.txt", dir);
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL, "%s missing", path);
+    if (!f) return 0;
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        char name[256], source[256], sha[80], values[256], rgb[256];
+        int w, h, do_resize, longest, splitting, tile, rows, cols, tiles;
+        if (line[0] == '#' || sscanf(line, "%255s %255s %d %d %d %d %d %d %d %d %d %79s %255s", name, source, &w, &h,
+                                     &do_resize, &longest, &splitting, &tile, &rows, &cols, &tiles, sha, values) != 13)
+            continue;
+        if (!strcmp(values, "-")) continue;
+        if (strstr(source, ".rgb")) snprintf(rgb, sizeof rgb, "%s", source);
+        else CHECK(rgb_of_encoded(dir, source, rgb, sizeof rgb), "%s: %s not in decoded.txt", name, source);
+        long src_len, want_len;
+        snprintf(path, sizeof path, "%s/transformers/%s", dir, rgb);
+        uint8_t *src = read_file(path, &src_len);
+        snprintf(path, sizeof path, "%s/transformers/%s", dir, values);
+        uint8_t *want = read_file(path, &want_len);
+        CHECK(src && src_len == (long)w * h * 3, "%s: source %s", name, rgb);
+        const int64_t total = (int64_t)tiles * 3 * tile * tile;
+        CHECK(want && want_len == total * 4, "%s: values %s", name, values);
+        if (src && want && src_len == (long)w * h * 3 && want_len == total * 4) {
+            smoldpo_image img = {src, src_len, w, h, 3, SMOLDPO_LAYOUT_RGB, 0};
+            smoldpo_preprocess_config cfg;
+            smoldpo_preprocess_config_init(&cfg);
+            cfg.do_resize = do_resize;
+            cfg.longest_edge = longest;
+            cfg.do_image_splitting = splitting;
+            cfg.tile_size = tile;
+            smoldpo_image_plan plan;
+            smoldpo_error err;
+            float *got = malloc(sizeof(float) * total);
+            uint8_t *mask = malloc(total / 3);
+            int rc = smoldpo_preprocess(device, &img, 1, &cfg, &plan, got, total, mask, total / 3, &err);
+            CHECK(rc == 0, "%s: %s", name, err.message);
+            if (rc == 0) {
+                CHECK(plan.rows == rows && plan.cols == cols && plan.tile_count == tiles, "%s: grid %dx%d (%d) vs %dx%d (%d)",
+                      name, plan.rows, plan.cols, plan.tile_count, rows, cols, tiles);
+                int64_t differ = 0;
+                for (int64_t k = 0; k < total; k++) differ += memcmp(got + k, want + 4 * k, 4) != 0; /* LE host */
+                int mask_ok = 1;
+                for (int64_t k = 0; k < total / 3; k++) mask_ok &= mask[k] == 1;
+                printf("transformers %-22s %dx%d -> %dx%d tiles %d: %lld of %lld float32 values differ\n", name, w, h,
+                       plan.rows, plan.cols, plan.tile_count, (long long)differ, (long long)total);
+                CHECK(differ == 0, "%s: %lld values differ from transformers", name, (long long)differ);
+                CHECK(mask_ok, "%s: mask", name);
+            }
+            free(got);
+            free(mask);
+        }
+        free(src);
+        free(want);
+        n++;
+    }
+    fclose(f);
+    return n;
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: %s dpo|grad|errors|resize|processor|cuda <goldens-dir>\n", argv[0]);
+        fprintf(stderr, "usage: %s dpo|grad|errors|resize|processor|transformers|cuda <goldens-dir>\n", argv[0]);
         return 2;
     }
     const char *what = argv[1], *dir = argv[2];
@@ -385,12 +464,14 @@ int main(int argc, char **argv) {
     else if (!strcmp(what, "errors")) test_errors();
     else if (!strcmp(what, "resize")) CHECK(resize_golden(dir, SMOLDPO_DEVICE_CPU) >= 6, "fewer than 6 resize goldens in %s", dir);
     else if (!strcmp(what, "processor")) CHECK(processor_golden(dir, SMOLDPO_DEVICE_CPU) >= 6, "processor goldens missing in %s", dir);
+    else if (!strcmp(what, "transformers")) CHECK(transformers_golden(dir, SMOLDPO_DEVICE_CPU) >= 6, "transformers goldens missing in %s", dir);
     else if (!strcmp(what, "cuda")) {
         if (smoldpo_cuda_device_count() == 0) {
             printf("no CUDA device: CUDA parity skipped\n");
         } else {
             resize_golden(dir, SMOLDPO_DEVICE_CUDA);
             processor_golden(dir, SMOLDPO_DEVICE_CUDA);
+            transformers_golden(dir, SMOLDPO_DEVICE_CUDA);
             for (int type = 0; type <= SMOLDPO_LOSS_APO_DOWN; type++) {
                 dpo_run a, b;
                 run_dpo(SMOLDPO_DEVICE_CPU, 4, PC, PR, RC, RR, LC, LR, type, 0, 0.1, 0.05, &a);

@@ -273,36 +273,34 @@ extern "C" int32_t sd_cuda_preprocess(const smoldpo_image *images, int32_t count
             cw = p->resized_width;
             chh = p->resized_height;
         }
-        if (!cfg->do_image_splitting) {
-            rc = write_region_dev(cur, cw, 0, 0, chh, cw, ch_, cw_, (const float *)lut.p, d_f, d_b, err);
-        } else {
-            const int t = cfg->tile_size;
-            if (p->split_width != cw || p->split_height != chh) {
-                e = dbuf_reserve(&r2, (size_t)p->split_width * p->split_height * 3);
-                if (e != cudaSuccess) { rc = cuda_fail(err, e, "cudaMalloc(split image)"); break; }
-                rc = resize_dev(&r, cur, cw, chh, (uint8_t *)r2.p, p->split_width, p->split_height, err);
-                if (rc) break;
-                cur = (const uint8_t *)r2.p;
-                cw = p->split_width;
-                chh = p->split_height;
-            }
-            for (int rr = 0; rr < p->rows && !rc; rr++)
-                for (int cc = 0; cc < p->cols && !rc; cc++, tile++)
-                    rc = write_region_dev(cur, cw, cc * t, rr * t, t, t, t, t, (const float *)lut.p,
-                                          d_f ? d_f + tile * tile_elems : NULL,
-                                          d_b ? d_b + tile * tile_elems : NULL, err);
+        // the resize to tile multiples, or without splitting to the tile square (split size
+        // t x t and a 0 x 0 grid: the squared image is written as the global image)
+        const int t = cfg->tile_size;
+        if (p->split_width != cw || p->split_height != chh) {
+            e = dbuf_reserve(&r2, (size_t)p->split_width * p->split_height * 3);
+            if (e != cudaSuccess) { rc = cuda_fail(err, e, "cudaMalloc(split image)"); break; }
+            rc = resize_dev(&r, cur, cw, chh, (uint8_t *)r2.p, p->split_width, p->split_height, err);
             if (rc) break;
-            if (cw != t || chh != t) {
-                e = dbuf_reserve(&g, (size_t)t * t * 3);
-                if (e != cudaSuccess) { rc = cuda_fail(err, e, "cudaMalloc(global image)"); break; }
-                rc = resize_dev(&r, cur, cw, chh, (uint8_t *)g.p, t, t, err);
-                if (rc) break;
-                cur = (const uint8_t *)g.p;
-            }
-            rc = write_region_dev(cur, t, 0, 0, t, t, t, t, (const float *)lut.p,
-                                  d_f ? d_f + tile * tile_elems : NULL,
-                                  d_b ? d_b + tile * tile_elems : NULL, err);
+            cur = (const uint8_t *)r2.p;
+            cw = p->split_width;
+            chh = p->split_height;
         }
+        for (int rr = 0; rr < p->rows && !rc; rr++)
+            for (int cc = 0; cc < p->cols && !rc; cc++, tile++)
+                rc = write_region_dev(cur, cw, cc * t, rr * t, t, t, t, t, (const float *)lut.p,
+                                      d_f ? d_f + tile * tile_elems : NULL,
+                                      d_b ? d_b + tile * tile_elems : NULL, err);
+        if (rc) break;
+        if (cw != t || chh != t) {
+            e = dbuf_reserve(&g, (size_t)t * t * 3);
+            if (e != cudaSuccess) { rc = cuda_fail(err, e, "cudaMalloc(global image)"); break; }
+            rc = resize_dev(&r, cur, cw, chh, (uint8_t *)g.p, t, t, err);
+            if (rc) break;
+            cur = (const uint8_t *)g.p;
+        }
+        rc = write_region_dev(cur, t, 0, 0, t, t, t, t, (const float *)lut.p,
+                              d_f ? d_f + tile * tile_elems : NULL,
+                              d_b ? d_b + tile * tile_elems : NULL, err);
         if (rc) break;
         {
             size_t off = (size_t)p->first_tile * tile_elems;

@@ -18,7 +18,10 @@ need no PIL). Outputs:
 The processor steps follow transformers' Idefics3ImageProcessor (image_processing_idefics3.py):
 RGB conversion (alpha over white), longest-edge resize with the even short side and the 4096 cap,
 resize to tile multiples, row-major crops, global image resized to tile x tile (from the image
-after the tile-multiple resize), all with PIL LANCZOS on uint8 images.
+after the tile-multiple resize), all with PIL LANCZOS on uint8 images. Without splitting, the
+longest-edge image is resized to a tile x tile square (one tile, 0 x 0 grid).
+
+make_transformers_goldens.py (beside this file) runs transformers' own processor instead.
 """
 import math
 import os
@@ -132,7 +135,9 @@ def processor(src, w, h, channels, longest, t, splitting):
     (w1, h1), (w2, h2), rows, cols = plan(w, h, longest, t)
     im = pil_resize(im, w1, h1)
     if not splitting:
-        return dict(rows=0, cols=0, resized=(w1, h1), split=(w1, h1), canvas=(h1, w1), tiles=[chw(im)])
+        # transformers squares the image to max_image_size (aspect ratio not kept), no tiles
+        im = pil_resize(im, t, t)
+        return dict(rows=0, cols=0, resized=(w1, h1), split=(t, t), canvas=(t, t), tiles=[chw(im)])
     im = pil_resize(im, w2, h2)
     tiles = []
     if rows or cols:

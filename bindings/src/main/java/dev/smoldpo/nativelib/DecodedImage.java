@@ -51,7 +51,11 @@ public record DecodedImage(MemorySegment pixels, int width, int height, int chan
         return new DecodedImage(pixels, width, height, channels, layout, (long) width * channels);
     }
 
-    /** Decodes encoded image bytes (JPEG, PNG, ...) with ImageIO. */
+    /**
+     * Decodes encoded image bytes (JPEG, PNG, ...) with ImageIO, pixels as stored: no EXIF
+     * orientation is applied here (the trainer's {@code dev.smoldpo.data.ImageCheck}, which decodes
+     * dataset and CLI images, applies it as transformers' load_image does).
+     */
     public static DecodedImage decode(byte[] encoded) {
         try {
             BufferedImage img = ImageIO.read(new ByteArrayInputStream(encoded));

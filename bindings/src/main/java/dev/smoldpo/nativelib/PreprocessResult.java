@@ -12,8 +12,9 @@ import java.util.List;
  * (closed by {@link #close()} when the result owns it).
  *
  * <p>{@code pixelValues}: float32 [totalTiles, 3, canvasHeight, canvasWidth], each image's tiles
- * row-major then its global image. {@code pixelMask}: bytes [totalTiles, canvasHeight, canvasWidth],
- * 1 on real pixels, 0 on padding (padding exists only without image splitting).
+ * row-major then its global image; canvasHeight = canvasWidth = the tile size in both modes (without
+ * splitting each image is resized to one tile-size square, as transformers does). {@code pixelMask}:
+ * bytes [totalTiles, canvasHeight, canvasWidth], 1 on real pixels, which is all of them.
  */
 public final class PreprocessResult implements AutoCloseable {
     private final Arena ownedArena;

@@ -11,7 +11,8 @@ import java.util.Map;
  * The Idefics3 image processor settings ({@code preprocessor_config.json}).
  *
  * @param longestEdge  {@code size.longest_edge}: the longest side after the first resize (at most 4096)
- * @param tileSize     {@code max_image_size.longest_edge}: the tile side
+ * @param tileSize     {@code max_image_size.longest_edge}: the tile side; without splitting, the side
+ *                     of the square every image is resized to
  */
 public record PreprocessorConfig(boolean doResize, int longestEdge, boolean doImageSplitting, int tileSize,
                                  boolean doRescale, double rescaleFactor, boolean doNormalize,

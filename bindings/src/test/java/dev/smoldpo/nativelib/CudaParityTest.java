@@ -51,6 +51,13 @@ class CudaParityTest {
     }
 
     @Test
+    void transformersGoldensOnCuda() {
+        for (TransformersGoldens.Case c : TransformersGoldens.cases()) {
+            TransformersParityTest.assertMatches(c, Device.CUDA);
+        }
+    }
+
+    @Test
     void dpoCpuAndCudaAgree() {
         Random rnd = new Random(11);
         int n = 1000;

@@ -125,27 +125,24 @@ class ImagePreprocessorTest {
     }
 
     @Test
-    void withoutSplittingPadsToTheBatchCanvasAndMasksPadding() {
+    void withoutSplittingEveryImageBecomesOneTileSquare() {
+        // transformers squares each image to max_image_size without splitting: no padding, no
+        // canvas of the batch's largest image (which the model's 512x512 tiles could not take)
         byte[] a = new byte[40 * 20 * 3], b = new byte[10 * 30 * 3];
         java.util.Arrays.fill(a, (byte) 255);
         java.util.Arrays.fill(b, (byte) 255);
-        PreprocessorConfig cfg = PreprocessorConfig.smolvlm().withLongestEdge(32).withImageSplitting(false);
+        PreprocessorConfig cfg = PreprocessorConfig.smolvlm().withLongestEdge(64).withTileSize(24).withImageSplitting(false);
         try (PreprocessResult r = new ImagePreprocessor(cfg).preprocess(List.of(DecodedImage.rgb(a, 40, 20), DecodedImage.rgb(b, 10, 30)))) {
-            // 40x20 -> 32x16; 10x30 -> 32 high, int(32 * 1/3) = 10 wide
-            assertEquals(32, r.grids().get(0).resizedWidth());
-            assertEquals(16, r.grids().get(0).resizedHeight());
-            assertEquals(10, r.grids().get(1).resizedWidth());
-            assertEquals(32, r.canvasHeight());
-            assertEquals(32, r.canvasWidth());
-            byte[] mask = r.pixelMask().toArray(ValueLayout.JAVA_BYTE);
-            float[] v = r.pixelValuesArray();
-            int plane = 32 * 32;
-            assertEquals(1, mask[15 * 32 + 31]); // image 0, last real row
-            assertEquals(0, mask[16 * 32]);      // image 0, padding row
-            assertEquals(0f, v[16 * 32]);        // padding is 0 after normalisation
-            assertEquals(1f, v[0]);              // white -> 1
-            assertEquals(1, mask[plane + 31 * 32 + 9]);
-            assertEquals(0, mask[plane + 10]);
+            // 40x20 -> 64x32 -> 24x24; 10x30 -> 64 high, int(64 / 3) = 21 -> 22 wide -> 24x24
+            ImageGrid g0 = r.grids().get(0), g1 = r.grids().get(1);
+            assertEquals(List.of(64, 32, 24, 24, 0, 0, 1), List.of(g0.resizedWidth(), g0.resizedHeight(), g0.splitWidth(),
+                    g0.splitHeight(), g0.rows(), g0.cols(), g0.tileCount()));
+            assertEquals(List.of(22, 64, 24, 24, 0, 0, 1), List.of(g1.resizedWidth(), g1.resizedHeight(), g1.splitWidth(),
+                    g1.splitHeight(), g1.rows(), g1.cols(), g1.tileCount()));
+            assertEquals(1, g1.firstTile());
+            assertArrayEquals(new long[] {2, 3, 24, 24}, r.shape());
+            for (float v : r.pixelValuesArray()) assertEquals(1f, v); // white everywhere: nothing padded with 0
+            for (byte m : r.pixelMask().toArray(ValueLayout.JAVA_BYTE)) assertEquals(1, m);
         }
     }
 

@@ -32,7 +32,11 @@ public record ImageCheck(Optional<DecodedImage> image, String reason, String det
         return image.isPresent();
     }
 
-    /** Decodes with ImageIO (JPEG, PNG, BMP, GIF, WBMP; first frame), checking the size before decoding. */
+    /**
+     * Decodes with ImageIO (JPEG, PNG, BMP, GIF, WBMP, and WebP through the TwelveMonkeys plugin;
+     * first frame), checking the size before decoding, then turns the pixels upright by the EXIF
+     * orientation as transformers' {@code load_image} does ({@link ExifOrientation}).
+     */
     public static ImageCheck decode(byte[] encoded) {
         if (encoded == null || encoded.length == 0) return fail(SkipReport.MISSING_IMAGE, "no image bytes");
         try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(encoded))) {
@@ -51,7 +55,8 @@ public record ImageCheck(Optional<DecodedImage> image, String reason, String det
                 }
                 BufferedImage img = reader.read(0);
                 if (img == null) return fail(SkipReport.UNDECODABLE_IMAGE, reader.getFormatName() + " reader returned nothing");
-                return new ImageCheck(Optional.of(DecodedImage.of(img)), null, null);
+                DecodedImage upright = ExifOrientation.apply(DecodedImage.of(img), ExifOrientation.read(encoded));
+                return new ImageCheck(Optional.of(upright), null, null);
             } finally {
                 reader.dispose();
             }

@@ -47,10 +47,12 @@ public final class DpoCollator {
         List<Row> rows = new ArrayList<>();
         List<Tiles> images = new ArrayList<>();
         List<int[]> pairRows = new ArrayList<>();
-        for (Pair p : pairs) {
+        for (int i = 0; i < pairs.size(); i++) {
+            Pair p = pairs.get(i);
             if (p.chosen().length == 0 || p.rejected().length == 0) {
                 throw new IllegalArgumentException("a completion is empty");
             }
+            requireModelTileShape(p.image(), i);
             Tiles kept = dropPaddingTiles(p.image());
             if (layout == DpoLayout.SHARED_PREFIX) {
                 images.add(kept);
@@ -66,6 +68,26 @@ public final class DpoCollator {
             }
         }
         return tensors(rows, images, pairRows);
+    }
+
+    /**
+     * The vision encoder takes tiles of exactly {@code tileSize x tileSize}; pixels of any other
+     * shape (a preprocessor whose max_image_size is not the model's image_size) are refused rather
+     * than cut or read past.
+     */
+    private void requireModelTileShape(Tiles t, int pair) {
+        long perTile = 3L * tileSize * tileSize;
+        if (t.count() < 0 || t.pixels().length != t.count() * perTile) {
+            throw new IllegalArgumentException("pair " + pair + ": the image has " + t.pixels().length + " pixel values for "
+                    + t.count() + " tile(s), but the model's tiles are 3x" + tileSize + "x" + tileSize + " (" + perTile
+                    + " values each, " + t.count() * perTile + " in all): the image processor's max_image_size must"
+                    + " equal the vision config's image_size (" + tileSize + ")");
+        }
+        if (t.pixelMask() != null && t.pixelMask().length != (long) t.count() * tileSize * tileSize) {
+            throw new IllegalArgumentException("pair " + pair + ": the image's pixel mask has " + t.pixelMask().length
+                    + " entries for " + t.count() + " tile(s) of " + tileSize + "x" + tileSize + " ("
+                    + (long) t.count() * tileSize * tileSize + " expected)");
+        }
     }
 
     private Row sharedPrefixRow(Pair p, int image) {
