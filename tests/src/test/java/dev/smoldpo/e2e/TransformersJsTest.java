@@ -4,11 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
-import ai.onnxruntime.OnnxJavaType;
-import ai.onnxruntime.OnnxTensor;
-import ai.onnxruntime.OnnxValue;
-import ai.onnxruntime.OrtEnvironment;
-import ai.onnxruntime.OrtSession;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -20,12 +15,12 @@ import dev.smoldpo.artifacts.checkpoint.CheckpointTensor;
 import dev.smoldpo.artifacts.checkpoint.CheckpointWriter;
 import dev.smoldpo.data.text.HfTokenizer;
 import dev.smoldpo.export.deploy.DeploymentExporter;
+import dev.smoldpo.infer.CachedDecoder;
 import dev.smoldpo.model.demo.DemoModel;
 import dev.smoldpo.model.hf.ModelConfig;
 import dev.smoldpo.model.lora.LoraConfig;
 import dev.smoldpo.model.smolvlm.DpoConfig;
 import dev.smoldpo.model.smolvlm.SmolVlmExporter;
-import dev.smoldpo.runtime.OrtRuntime;
 import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
@@ -33,16 +28,13 @@ import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
-import java.nio.LongBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
@@ -128,132 +120,32 @@ class TransformersJsTest {
     // ------------------------------------------------------------------ ours
 
     /**
-     * Greedy decoding through the deployment's three sessions with the KV cache, end-of-sequence
-     * ignored: a prefill over the whole prompt (image features over the {@code <image>} rows), then
-     * one token at a time with {@code present.*} fed back as {@code past_key_values.*}.
+     * Greedy decoding with the product's own {@link CachedDecoder}, end-of-sequence ignored: a prefill
+     * over the whole prompt (image features over the {@code <image>} rows), then one token at a time
+     * with the KV cache.
      */
     static List<Long> greedy(Path deploy, ModelConfig config, long[] ids, float[] tile, int maxNewTokens) throws Exception {
-        OrtEnvironment env = OrtRuntime.environment();
         int s = config.vision().imageSize();
-        int d = config.text().hiddenSize();
-        int layers = config.text().numHiddenLayers();
-        int kv = config.text().numKeyValueHeads();
-        int hd = config.text().headDim();
-        try (OrtSession vision = env.createSession(deploy.resolve("onnx/vision_encoder.onnx").toString());
-             OrtSession embed = env.createSession(deploy.resolve("onnx/embed_tokens.onnx").toString());
-             OrtSession decoder = env.createSession(deploy.resolve("onnx/decoder_model_merged.onnx").toString())) {
-            float[] features;
-            ByteBuffer maskBytes = ByteBuffer.allocateDirect(s * s).order(ByteOrder.nativeOrder());
-            for (int i = 0; i < s * s; i++) {
-                maskBytes.put((byte) 1);
-            }
-            maskBytes.flip();
-            try (OnnxTensor px = OnnxTensor.createTensor(env, FloatBuffer.wrap(tile), new long[] {1, 1, 3, s, s});
-                 OnnxTensor mask = OnnxTensor.createTensor(env, maskBytes, new long[] {1, 1, s, s}, OnnxJavaType.BOOL);
-                 OrtSession.Result res = vision.run(Map.of("pixel_values", px, "pixel_attention_mask", mask))) {
-                features = floats(res.get("image_features").orElseThrow());
-            }
-            float[] embeds = embed(env, embed, ids);
-            int k = 0;
-            for (int t = 0; t < ids.length; t++) {
-                if (ids[t] == config.imageTokenId()) {
-                    System.arraycopy(features, k++ * d, embeds, t * d, d);
-                }
-            }
-            assertEquals(features.length / d, k, "one image feature row per <image> token");
-
-            Set<String> inputs = decoder.getInputNames();
+        ByteBuffer mask = ByteBuffer.allocateDirect(s * s).order(ByteOrder.nativeOrder());
+        for (int i = 0; i < s * s; i++) {
+            mask.put((byte) 1);
+        }
+        mask.flip();
+        try (CachedDecoder decoder = CachedDecoder.open(deploy, config, 0, false)) {
+            float[] features = decoder.imageFeatures(FloatBuffer.wrap(tile), mask, 1, s, s);
             List<Long> out = new ArrayList<>();
-            Map<String, OnnxTensor> past = new HashMap<>();
-            for (int l = 0; l < layers; l++) {
-                for (String part : List.of("key", "value")) {
-                    past.put("past_key_values." + l + "." + part, OnnxTensor.createTensor(env,
-                            ByteBuffer.allocateDirect(0).order(ByteOrder.nativeOrder()).asFloatBuffer(), new long[] {1, kv, 0, hd}));
-                }
-            }
-            OrtSession.Result held = null; // owns `past` after the first step
-            try {
-                int pastLen = 0;
-                float[] step = embeds;
-                int len = ids.length;
+            try (CachedDecoder.Cache cache = decoder.prefill(decoder.promptEmbeddings(ids, features), ids.length)) {
                 while (true) {
-                    Map<String, OnnxTensor> feed = new HashMap<>(past);
-                    List<OnnxTensor> made = new ArrayList<>();
-                    OrtSession.Result res;
-                    try {
-                        made.add(put(feed, "inputs_embeds", OnnxTensor.createTensor(env, FloatBuffer.wrap(step),
-                                new long[] {1, len, d})));
-                        long[] ones = new long[pastLen + len];
-                        Arrays.fill(ones, 1);
-                        made.add(put(feed, "attention_mask", OnnxTensor.createTensor(env, LongBuffer.wrap(ones),
-                                new long[] {1, ones.length})));
-                        if (inputs.contains("position_ids")) {
-                            long[] pos = new long[len];
-                            for (int i = 0; i < len; i++) {
-                                pos[i] = pastLen + i;
-                            }
-                            made.add(put(feed, "position_ids", OnnxTensor.createTensor(env, LongBuffer.wrap(pos),
-                                    new long[] {1, len})));
-                        }
-                        if (inputs.contains("num_logits_to_keep")) {
-                            made.add(put(feed, "num_logits_to_keep", OnnxTensor.createTensor(env,
-                                    LongBuffer.wrap(new long[] {1}), new long[0])));
-                        }
-                        res = decoder.run(feed);
-                    } finally {
-                        made.forEach(OnnxTensor::close);
-                    }
-                    if (held != null) {
-                        held.close();
-                    } else {
-                        past.values().forEach(OnnxTensor::close);
-                    }
-                    held = res;
-                    past = new HashMap<>();
-                    for (int l = 0; l < layers; l++) {
-                        for (String part : List.of("key", "value")) {
-                            past.put("past_key_values." + l + "." + part,
-                                    (OnnxTensor) res.get("present." + l + "." + part).orElseThrow());
-                        }
-                    }
-                    pastLen += len;
-                    float[] logits = floats(res.get("logits").orElseThrow());
-                    int vocab = config.text().vocabSize();
-                    int token = argmax(logits, logits.length - vocab, vocab);
-                    out.add((long) token);
+                    float[] logits = cache.logits();
+                    long token = argmax(logits, 0, logits.length);
+                    out.add(token);
                     if (out.size() >= maxNewTokens) {
                         return out;
                     }
-                    step = embed(env, embed, new long[] {token});
-                    len = 1;
-                }
-            } finally {
-                if (held != null) {
-                    held.close();
-                } else {
-                    past.values().forEach(OnnxTensor::close);
+                    cache.append(token);
                 }
             }
         }
-    }
-
-    private static float[] embed(OrtEnvironment env, OrtSession embed, long[] ids) throws Exception {
-        try (OnnxTensor in = OnnxTensor.createTensor(env, LongBuffer.wrap(ids), new long[] {1, ids.length});
-             OrtSession.Result res = embed.run(Map.of("input_ids", in))) {
-            return floats(res.get("inputs_embeds").orElseThrow());
-        }
-    }
-
-    private static OnnxTensor put(Map<String, OnnxTensor> feed, String name, OnnxTensor t) {
-        feed.put(name, t);
-        return t;
-    }
-
-    private static float[] floats(OnnxValue v) {
-        FloatBuffer b = ((OnnxTensor) v).getFloatBuffer();
-        float[] out = new float[b.remaining()];
-        b.get(out);
-        return out;
     }
 
     /** First index of the largest value (as transformers.js' argmax: ties go to the lowest id). */

@@ -1,59 +1,36 @@
 package dev.smoldpo.infer;
 
-import ai.onnxruntime.NodeInfo;
-import ai.onnxruntime.OnnxJavaType;
-import ai.onnxruntime.OnnxTensor;
-import ai.onnxruntime.OnnxValue;
-import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
-import ai.onnxruntime.OrtSession;
-import ai.onnxruntime.TensorInfo;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.smoldpo.data.text.ChatTemplate;
+import dev.smoldpo.data.text.ChatMessage;
 import dev.smoldpo.data.text.HfTokenizer;
 import dev.smoldpo.data.text.PromptExpander;
 import dev.smoldpo.model.hf.ModelConfig;
 import dev.smoldpo.nativelib.DecodedImage;
 import dev.smoldpo.nativelib.Device;
-import dev.smoldpo.nativelib.ImageGrid;
-import dev.smoldpo.nativelib.ImagePreprocessor;
 import dev.smoldpo.nativelib.PreprocessResult;
-import dev.smoldpo.nativelib.PreprocessorConfig;
-import dev.smoldpo.runtime.OrtRuntime;
-import dev.smoldpo.train.TrainingSession;
+import dev.smoldpo.processor.SmolVlmProcessor;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.FloatBuffer;
-import java.nio.LongBuffer;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
-import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.function.Consumer;
 
 /**
- * Text generation from a deployment folder (the transformers.js layout: {@code config.json},
- * tokenizer and processor files, {@code onnx/vision_encoder.onnx}, {@code onnx/embed_tokens.onnx},
- * {@code onnx/decoder_model_merged.onnx}) with plain ONNX Runtime inference sessions, driven the way
- * transformers.js drives it: the prompt is embedded, the image features replace the {@code <image>}
- * rows, the decoder runs once over the prompt with an empty cache and then one token at a time with
- * its {@code present.*} outputs fed back as {@code past_key_values.*}.
+ * Text generation from a deployment folder ({@link DeploymentFolder}) with plain ONNX Runtime inference
+ * sessions: the {@link SmolVlmProcessor} turns the question and images into ids and tiles as training
+ * does, the {@link CachedDecoder} runs the prompt once and then one token at a time, and a {@link
+ * Sampler} picks each token; text streams out as it is made ({@link TextStream}).
  *
  * <p>Not thread-safe: one generation at a time per instance.
  */
 public final class Generator implements AutoCloseable {
-    public static final String VISION_ENCODER = "onnx/vision_encoder.onnx";
-    public static final String EMBED_TOKENS = "onnx/embed_tokens.onnx";
-    public static final String DECODER = "onnx/decoder_model_merged.onnx";
-    public static final List<String> ONNX_FILES = List.of(VISION_ENCODER, EMBED_TOKENS, DECODER);
+    public static final String VISION_ENCODER = DeploymentFolder.VISION_ENCODER;
+    public static final String EMBED_TOKENS = DeploymentFolder.EMBED_TOKENS;
+    public static final String DECODER = DeploymentFolder.DECODER;
+    public static final List<String> ONNX_FILES = DeploymentFolder.ONNX_FILES;
 
     /**
      * Settings of one generation.
@@ -98,17 +75,14 @@ public final class Generator implements AutoCloseable {
      */
     public record Result(int promptTokens, long[] tokens, String text, StopReason stop) {}
 
-    /**
-     * A tokenised prompt and its preprocessed images (tiles of all images, in prompt order). Close it
-     * to free the pixel memory.
-     */
+    /** A tokenised prompt and its preprocessed images (tiles of all images, in prompt order). Close it to free the pixels. */
     public static final class Prompt implements AutoCloseable {
         private final long[] ids;
-        private final PreprocessResult pixels;
+        private final SmolVlmProcessor.Images images;
 
-        Prompt(long[] ids, PreprocessResult pixels) {
+        Prompt(long[] ids, SmolVlmProcessor.Images images) {
             this.ids = ids;
-            this.pixels = pixels;
+            this.images = images;
         }
 
         public long[] ids() {
@@ -121,49 +95,23 @@ public final class Generator implements AutoCloseable {
 
         /** Tiles fed to the vision encoder (0 for a text-only prompt). */
         public long tiles() {
-            return pixels == null ? 0 : pixels.totalTiles();
+            return images.tiles();
         }
 
         @Override
         public void close() {
-            if (pixels != null) pixels.close();
+            images.close();
         }
     }
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private final DeploymentFolder folder;
+    private final SmolVlmProcessor processor;
+    private final CachedDecoder decoder;
 
-    private final Path dir;
-    private final ModelConfig config;
-    private final int imageSeqLen;
-    private final Set<Long> eosIds;
-    private final HfTokenizer tokenizer;
-    private final ChatTemplate template;
-    private final ImagePreprocessor preprocessor;
-    private final OrtEnvironment env;
-    private final OrtSession.SessionOptions sessionOptions;
-    private final OrtSession vision;
-    private final OrtSession embed;
-    private final OrtSession decoder;
-    private final Set<String> decoderInputs;
-    private final Set<String> visionInputs;
-
-    private Generator(Path dir, ModelConfig config, int imageSeqLen, Set<Long> eosIds, HfTokenizer tokenizer,
-            ChatTemplate template, ImagePreprocessor preprocessor, OrtEnvironment env, OrtSession.SessionOptions options,
-            OrtSession vision, OrtSession embed, OrtSession decoder) {
-        this.dir = dir;
-        this.config = config;
-        this.imageSeqLen = imageSeqLen;
-        this.eosIds = eosIds;
-        this.tokenizer = tokenizer;
-        this.template = template;
-        this.preprocessor = preprocessor;
-        this.env = env;
-        this.sessionOptions = options;
-        this.vision = vision;
-        this.embed = embed;
+    private Generator(DeploymentFolder folder, SmolVlmProcessor processor, CachedDecoder decoder) {
+        this.folder = folder;
+        this.processor = processor;
         this.decoder = decoder;
-        this.decoderInputs = decoder.getInputNames();
-        this.visionInputs = vision.getInputNames();
     }
 
     /**
@@ -174,172 +122,53 @@ public final class Generator implements AutoCloseable {
      * @throws InferenceException when the folder is not a complete deployment folder
      */
     public static Generator open(Path dir, int threads, boolean cuda) throws IOException, OrtException {
-        checkFolder(dir);
-        ModelConfig config;
+        DeploymentFolder folder = DeploymentFolder.open(dir);
+        SmolVlmProcessor processor;
         try {
-            config = ModelConfig.load(dir);
-        } catch (IOException e) {
-            throw new InferenceException(dir + ": cannot read config.json: " + e.getMessage(), e);
+            processor = SmolVlmProcessor.load(dir, folder.config(), 0, Device.CPU);
+        } catch (IllegalArgumentException e) {
+            throw new InferenceException(dir + ": " + e.getMessage(), e);
         }
-        Map<String, ?> processorJson = readMap(dir.resolve("preprocessor_config.json"));
-        PreprocessorConfig processor = PreprocessorConfig.fromMap(processorJson);
-        if (processor.tileSize() != config.vision().imageSize()) {
-            throw new InferenceException(dir + ": preprocessor_config.json's tile size " + processor.tileSize()
-                    + " does not match vision_config.image_size " + config.vision().imageSize());
-        }
-        Object seqLen = readMap(dir.resolve("processor_config.json")).get("image_seq_len");
-        int imageSeqLen = seqLen instanceof Number n ? n.intValue() : config.imageSeqLen();
-        if (imageSeqLen != config.imageSeqLen()) {
-            throw new InferenceException(dir + ": processor_config.json's image_seq_len " + imageSeqLen
-                    + " does not match the vision tower's " + config.imageSeqLen() + " tokens per tile");
-        }
-        Set<Long> eos = eosIds(dir);
-
-        HfTokenizer tokenizer = HfTokenizer.load(dir);
-        List<AutoCloseable> opened = new ArrayList<>();
-        opened.add(tokenizer);
         try {
-            if (tokenizer.hasToken(PromptExpander.IMAGE) && tokenizer.tokenId(PromptExpander.IMAGE) != config.imageTokenId()) {
-                throw new InferenceException(dir + ": the tokenizer's " + PromptExpander.IMAGE + " is id "
-                        + tokenizer.tokenId(PromptExpander.IMAGE) + " but config.json's image_token_id is "
-                        + config.imageTokenId());
-            }
-            ChatTemplate template = ChatTemplate.load(dir);
-            ImagePreprocessor preprocessor = new ImagePreprocessor(processor, Device.CPU);
-            OrtEnvironment env = OrtRuntime.environment(); // before any other ORT class: it wires the native library
-            OrtSession.SessionOptions options = TrainingSession.sessionOptions(threads, cuda);
-            opened.add(options);
-            OrtSession vision = env.createSession(dir.resolve(VISION_ENCODER).toString(), options);
-            opened.add(vision);
-            OrtSession embed = env.createSession(dir.resolve(EMBED_TOKENS).toString(), options);
-            opened.add(embed);
-            OrtSession decoder = env.createSession(dir.resolve(DECODER).toString(), options);
-            opened.add(decoder);
-            Generator g = new Generator(dir, config, imageSeqLen, eos, tokenizer, template, preprocessor, env, options,
-                    vision, embed, decoder);
-            g.checkDecoder();
-            return g;
-        } catch (IOException | OrtException | RuntimeException e) {
-            for (int i = opened.size() - 1; i >= 0; i--) {
-                try {
-                    opened.get(i).close();
-                } catch (Exception suppressed) {
-                    e.addSuppressed(suppressed);
-                }
-            }
+            return new Generator(folder, processor, CachedDecoder.open(dir, folder.config(), threads, cuda));
+        } catch (OrtException | RuntimeException e) {
+            processor.close();
             throw e;
         }
     }
 
-    /** Fails clearly when {@code dir} is not a deployment folder or lacks one of its ONNX files. */
-    static void checkFolder(Path dir) {
-        if (!Files.isDirectory(dir)) {
-            throw new InferenceException("model folder " + dir + " does not exist");
-        }
-        if (!Files.isRegularFile(dir.resolve("config.json"))) {
-            throw new InferenceException(dir + " has no config.json: not a deployment folder (expected config.json, "
-                    + "tokenizer files and " + String.join(", ", ONNX_FILES) + ")");
-        }
-        List<String> missing = new ArrayList<>();
-        for (String f : ONNX_FILES) {
-            if (!Files.isRegularFile(dir.resolve(f))) missing.add(f);
-        }
-        if (!missing.isEmpty()) {
-            throw new InferenceException(dir + " is missing " + String.join(", ", missing)
-                    + " (a deployment folder needs " + String.join(", ", ONNX_FILES) + ")");
-        }
-        for (String f : List.of("tokenizer.json")) {
-            if (!Files.isRegularFile(dir.resolve(f))) {
-                throw new InferenceException(dir + " is missing " + f);
-            }
-        }
-    }
-
-    private void checkDecoder() throws OrtException {
-        List<String> missing = new ArrayList<>();
-        for (String name : List.of("inputs_embeds", "attention_mask")) {
-            if (!decoderInputs.contains(name)) missing.add(name);
-        }
-        for (int i = 0; i < layers(); i++) {
-            for (String kind : List.of("key", "value")) {
-                if (!decoderInputs.contains(pastName(i, kind))) missing.add(pastName(i, kind));
-            }
-        }
-        if (!missing.isEmpty()) {
-            throw new InferenceException(dir.resolve(DECODER) + " lacks the inputs " + missing + " (config.json has "
-                    + layers() + " layers)");
-        }
-        if (!embed.getInputNames().contains("input_ids")) {
-            throw new InferenceException(dir.resolve(EMBED_TOKENS) + " has no input_ids input");
-        }
-        NodeInfo past = decoder.getInputInfo().get(pastName(0, "key"));
-        if (past.getInfo() instanceof TensorInfo t) {
-            if (t.type != OnnxJavaType.FLOAT) {
-                throw new InferenceException(dir.resolve(DECODER) + ": the KV cache is " + t.type + "; only float32 is supported");
-            }
-            long[] shape = t.getShape();
-            if (shape.length != 4 || shape[1] > 0 && shape[1] != kvHeads() || shape[3] > 0 && shape[3] != headDim()) {
-                throw new InferenceException(dir.resolve(DECODER) + ": past_key_values.0.key has shape "
-                        + Arrays.toString(shape) + ", config.json says [batch, " + kvHeads() + ", past, " + headDim() + "]");
-            }
-        }
-    }
-
-    // ---------------------------------------------------------------- accessors
-
     public Path folder() {
-        return dir;
+        return folder.dir();
     }
 
     public ModelConfig config() {
-        return config;
+        return folder.config();
     }
 
     public HfTokenizer tokenizer() {
-        return tokenizer;
+        return processor.tokenizer();
+    }
+
+    /** The decoder sessions (for callers that drive decoding themselves). */
+    public CachedDecoder decoder() {
+        return decoder;
     }
 
     /** {@code text_config.max_position_embeddings}: the longest sequence (prompt + generated). */
     public int maxPositions() {
-        return config.text().maxPositionEmbeddings();
+        return folder.config().text().maxPositionEmbeddings();
     }
 
     /** The end-of-sequence ids of generation_config.json (or config.json). */
     public Set<Long> eosTokenIds() {
-        return eosIds;
-    }
-
-    private int layers() {
-        return config.text().numHiddenLayers();
-    }
-
-    private int kvHeads() {
-        return config.text().numKeyValueHeads();
-    }
-
-    private int headDim() {
-        return config.text().headDim();
-    }
-
-    private int hidden() {
-        return config.text().hiddenSize();
+        return folder.eosIds();
     }
 
     // ---------------------------------------------------------------- prompt
 
     /** The chat-template text for {@code question} with {@code images} image items before the text. */
     public String promptText(String question, int images) {
-        if (images <= 1) return template.prompt(question, images == 1);
-        List<Map<String, Object>> content = new ArrayList<>();
-        for (int i = 0; i < images; i++) content.add(Map.of("type", "image"));
-        Map<String, Object> text = new LinkedHashMap<>();
-        text.put("type", "text");
-        text.put("text", question);
-        content.add(text);
-        Map<String, Object> user = new LinkedHashMap<>();
-        user.put("role", "user");
-        user.put("content", content);
-        return template.render(List.of(user), true);
+        return processor.template().prompt(List.of(ChatMessage.user(question, images)));
     }
 
     /**
@@ -354,46 +183,28 @@ public final class Generator implements AutoCloseable {
 
     /**
      * As {@link #encode(String, List)}, with the assistant's answer started by {@code answerPrefix}
-     * (e.g. " It is"): generation continues that text.
+     * (e.g. "It is"): generation continues that text.
      */
     public Prompt encode(String question, List<DecodedImage> images, String answerPrefix) {
-        String text = promptText(question, images.size()) + answerPrefix;
-        PreprocessResult pixels = null;
+        SmolVlmProcessor.Images processed = processor.preprocess(images);
         try {
-            if (!images.isEmpty()) {
-                pixels = preprocessor.preprocess(images);
-                List<PromptExpander.TileGrid> grids = new ArrayList<>();
-                for (ImageGrid g : pixels.grids()) grids.add(new PromptExpander.TileGrid(g.rows(), g.cols()));
-                try {
-                    text = PromptExpander.expand(text, grids, imageSeqLen);
-                } catch (IllegalArgumentException e) {
-                    throw new InferenceException("cannot place the images: " + e.getMessage()
-                            + " (the question itself must not contain " + PromptExpander.IMAGE + ")", e);
-                }
+            long[] ids;
+            try {
+                ids = processor.promptIds(List.of(ChatMessage.user(question, images.size())), processed.grids(), answerPrefix);
+            } catch (IllegalArgumentException e) {
+                throw new InferenceException("cannot place the images: " + e.getMessage()
+                        + " (the question itself must not contain " + PromptExpander.IMAGE + ")", e);
             }
-            long[] ids = tokenizer.encode(text);
             if (ids.length > maxPositions()) {
                 throw new InferenceException("the prompt is " + ids.length + " tokens"
                         + (images.isEmpty() ? "" : " (images included)") + ", longer than text_config.max_position_embeddings "
                         + maxPositions());
             }
-            long imageTokens = count(ids, config.imageTokenId());
-            long expected = pixels == null ? 0 : pixels.totalTiles() * imageSeqLen;
-            if (imageTokens != expected) {
-                throw new InferenceException("the prompt has " + imageTokens + " " + PromptExpander.IMAGE + " tokens but the "
-                        + images.size() + " image(s) give " + expected + " image features");
-            }
-            return new Prompt(ids, pixels);
+            return new Prompt(ids, processed);
         } catch (RuntimeException e) {
-            if (pixels != null) pixels.close();
+            processed.close();
             throw e;
         }
-    }
-
-    private static long count(long[] ids, long id) {
-        long n = 0;
-        for (long v : ids) if (v == id) n++;
-        return n;
     }
 
     // ---------------------------------------------------------------- generation
@@ -418,32 +229,15 @@ public final class Generator implements AutoCloseable {
     /** {@link #generate(Prompt, Options, Consumer)}, also handing each step's last-position logits to {@code onLogits}. */
     Result generate(Prompt prompt, Options options, Consumer<String> onText, Consumer<float[]> onLogits) throws OrtException {
         Sampler sampler = new Sampler(options.sampling());
-        TextStream stream = new TextStream(tokenizer, onText);
-        long[] ids = prompt.ids;
-        float[] embeds = promptEmbeddings(prompt);
+        TextStream stream = new TextStream(processor.tokenizer(), onText);
         List<Long> generated = new ArrayList<>();
-        StopReason stop = StopReason.MAX_NEW_TOKENS;
-        Map<String, OnnxTensor> past = emptyPast();
-        OrtSession.Result held = null; // owns the tensors in `past` after the first step
-        try {
-            int n = ids.length;
-            float[] stepEmbeds = embeds;
-            int stepLen = n;
-            int pastLen = 0;
+        StopReason stop;
+        try (CachedDecoder.Cache cache = decoder.prefill(promptEmbeddings(prompt), prompt.ids.length)) {
             while (true) {
-                OrtSession.Result r = runDecoder(stepEmbeds, stepLen, pastLen, past);
-                float[] logits = lastLogits(r);
+                float[] logits = cache.logits();
                 if (onLogits != null) onLogits.accept(logits);
-                if (held != null) {
-                    held.close();
-                } else {
-                    past.values().forEach(OnnxTensor::close);
-                }
-                held = r;
-                past = presents(r);
-                pastLen += stepLen;
                 int token = sampler.next(logits);
-                if (!options.ignoreEos() && eosIds.contains((long) token)) {
+                if (!options.ignoreEos() && eosTokenIds().contains((long) token)) {
                     stop = StopReason.EOS;
                     break;
                 }
@@ -453,22 +247,15 @@ public final class Generator implements AutoCloseable {
                     stop = StopReason.MAX_NEW_TOKENS;
                     break;
                 }
-                if (pastLen + 1 > maxPositions()) {
+                if (cache.length() + 1 > maxPositions()) {
                     stop = StopReason.MAX_LENGTH;
                     break;
                 }
-                stepEmbeds = embedIds(new long[] {token});
-                stepLen = 1;
-            }
-        } finally {
-            if (held != null) {
-                held.close();
-            } else {
-                past.values().forEach(OnnxTensor::close);
+                cache.append(token);
             }
         }
         stream.finish();
-        return new Result(ids.length, toArray(generated), stream.text(), stop);
+        return new Result(prompt.ids.length, toArray(generated), stream.text(), stop);
     }
 
     /**
@@ -481,24 +268,16 @@ public final class Generator implements AutoCloseable {
 
     Result generateWithoutCache(Prompt prompt, int maxNewTokens, boolean ignoreEos, Consumer<float[]> onLogits)
             throws OrtException {
-        long[] ids = prompt.ids;
-        float[] promptEmbeds = promptEmbeddings(prompt);
-        int h = hidden();
+        int h = decoder.hidden();
+        float[] embeds = promptEmbeddings(prompt);
         List<Long> generated = new ArrayList<>();
         StopReason stop = StopReason.MAX_NEW_TOKENS;
-        float[] embeds = promptEmbeds;
         while (true) {
             int len = embeds.length / h;
-            Map<String, OnnxTensor> past = emptyPast();
-            int token;
-            try (OrtSession.Result r = runDecoder(embeds, len, 0, past)) {
-                float[] logits = lastLogits(r);
-                if (onLogits != null) onLogits.accept(logits);
-                token = Sampler.argmax(logits);
-            } finally {
-                past.values().forEach(OnnxTensor::close);
-            }
-            if (!ignoreEos && eosIds.contains((long) token)) {
+            float[] logits = decoder.logits(embeds, len, 1);
+            if (onLogits != null) onLogits.accept(logits);
+            int token = Sampler.argmax(logits);
+            if (!ignoreEos && eosTokenIds().contains((long) token)) {
                 stop = StopReason.EOS;
                 break;
             }
@@ -508,13 +287,12 @@ public final class Generator implements AutoCloseable {
                 stop = StopReason.MAX_LENGTH;
                 break;
             }
-            float[] next = embedIds(new long[] {token});
             float[] grown = Arrays.copyOf(embeds, embeds.length + h);
-            System.arraycopy(next, 0, grown, embeds.length, h);
+            System.arraycopy(decoder.embed(new long[] {token}), 0, grown, embeds.length, h);
             embeds = grown;
         }
         long[] out = toArray(generated);
-        return new Result(ids.length, out, tokenizer.decode(out, true), stop);
+        return new Result(prompt.ids.length, out, processor.tokenizer().decode(out, true), stop);
     }
 
     /**
@@ -527,68 +305,22 @@ public final class Generator implements AutoCloseable {
     }
 
     /**
-     * The log-probability of each choice after an answer prefix: each answer is {@code prefix + choice},
-     * tokenised together as one assistant turn (so a token spanning the boundary is the choice's), and
-     * the sum covers the tokens after those every answer shares with the prefix alone. Those shared
-     * tokens are identical in every answer and follow the same context, so the ranking is exactly that
-     * of scoring {@code prefix + choice} whole.
+     * The log-probability of each choice after an answer prefix ({@link AnswerScorer}): ranks exactly as
+     * scoring {@code prefix + choice} whole.
      */
     public double[] scoreAnswers(Prompt prompt, List<String> choices, String prefix) throws OrtException {
-        List<long[]> answers = new ArrayList<>();
-        int shared = Integer.MAX_VALUE;
-        for (String choice : choices) {
-            String rendered = template.completion(prefix + choice);
-            int at = rendered.indexOf(prefix + choice);
-            long[] ids = tokenizer.encode(rendered);
-            long[] prefixIds = tokenizer.encode(rendered.substring(0, Math.max(0, at) + prefix.length()));
-            int common = 0;
-            while (common < Math.min(ids.length - 1, prefixIds.length) && ids[common] == prefixIds[common]) {
-                common++;
-            }
-            shared = Math.min(shared, common);
-            answers.add(ids);
-        }
-        double[] scores = new double[choices.size()];
-        for (int c = 0; c < answers.size(); c++) {
-            scores[c] = logProbability(prompt, answers.get(c), shared);
-        }
-        return scores;
+        return new AnswerScorer(processor, decoder).score(promptEmbeddings(prompt), prompt.ids.length, choices, prefix);
     }
 
-    /** The summed log-probability of {@code answer[from:]} after the prompt and {@code answer[:from]}. */
-    private double logProbability(Prompt prompt, long[] answer, int from) throws OrtException {
-        float[] promptEmbeds = promptEmbeddings(prompt);
-        int h = hidden();
-        int p = prompt.ids.length;
-        float[] embeds = Arrays.copyOf(promptEmbeds, (p + answer.length) * h);
-        System.arraycopy(embedIds(answer), 0, embeds, p * h, answer.length * h);
-        Map<String, OnnxTensor> past = emptyPast();
-        try (OrtSession.Result r = runDecoder(embeds, p + answer.length, 0, past, answer.length + 1)) {
-            float[] logits = copy((OnnxTensor) r.get("logits").orElseThrow());
-            int vocab = logits.length / (answer.length + 1);
-            double total = 0;
-            for (int j = from; j < answer.length; j++) {
-                double max = Double.NEGATIVE_INFINITY;
-                for (int v = 0; v < vocab; v++) {
-                    max = Math.max(max, logits[j * vocab + v]);
-                }
-                double sum = 0;
-                for (int v = 0; v < vocab; v++) {
-                    sum += Math.exp(logits[j * vocab + v] - max);
-                }
-                total += logits[j * vocab + (int) answer[j]] - max - Math.log(sum);
-            }
-            return total;
-        } finally {
-            past.values().forEach(OnnxTensor::close);
+    /** The prompt's embeddings with the image features over its {@code <image>} rows. */
+    float[] promptEmbeddings(Prompt prompt) throws OrtException {
+        float[] features = null;
+        PreprocessResult pixels = prompt.images.pixels();
+        if (pixels != null) {
+            features = decoder.imageFeatures(pixels.pixelValuesBuffer(), pixels.pixelMask().asByteBuffer().order(ByteOrder.nativeOrder()),
+                    pixels.totalTiles(), pixels.canvasHeight(), pixels.canvasWidth());
         }
-    }
-
-    private static float[] copy(OnnxTensor t) {
-        java.nio.FloatBuffer b = t.getFloatBuffer();
-        float[] out = new float[b.remaining()];
-        b.get(out);
-        return out;
+        return decoder.promptEmbeddings(prompt.ids, features);
     }
 
     private static long[] toArray(List<Long> list) {
@@ -597,204 +329,12 @@ public final class Generator implements AutoCloseable {
         return a;
     }
 
-    // ---------------------------------------------------------------- sessions
-
-    /** embed_tokens over the prompt, with the image features written over the {@code <image>} rows. */
-    float[] promptEmbeddings(Prompt prompt) throws OrtException {
-        float[] embeds = embedIds(prompt.ids);
-        if (prompt.pixels == null) {
-            if (count(prompt.ids, config.imageTokenId()) > 0) {
-                throw new InferenceException("the prompt has " + PromptExpander.IMAGE + " tokens but no image was given");
-            }
-            return embeds;
-        }
-        float[] features = imageFeatures(prompt.pixels);
-        int h = hidden();
-        long rows = features.length / h;
-        long imageTokens = count(prompt.ids, config.imageTokenId());
-        if (rows != imageTokens) {
-            throw new InferenceException("the vision encoder gave " + rows + " feature rows for " + imageTokens + " "
-                    + PromptExpander.IMAGE + " tokens (" + prompt.pixels.totalTiles() + " tiles)");
-        }
-        int next = 0;
-        for (int i = 0; i < prompt.ids.length; i++) {
-            if (prompt.ids[i] == config.imageTokenId()) {
-                System.arraycopy(features, next * h, embeds, i * h, h);
-                next++;
-            }
-        }
-        return embeds;
-    }
-
-    private float[] imageFeatures(PreprocessResult pixels) throws OrtException {
-        long tiles = pixels.totalTiles();
-        long hh = pixels.canvasHeight(), ww = pixels.canvasWidth();
-        Map<String, OnnxTensor> in = new HashMap<>();
-        try {
-            if (visionInputs.contains("pixel_values")) {
-                FloatBuffer values = pixels.pixelValuesBuffer();
-                in.put("pixel_values", OnnxTensor.createTensor(env, values, new long[] {1, tiles, 3, hh, ww}));
-            }
-            if (visionInputs.contains("pixel_attention_mask")) {
-                ByteBuffer mask = pixels.pixelMask().asByteBuffer().order(ByteOrder.nativeOrder());
-                in.put("pixel_attention_mask", OnnxTensor.createTensor(env, mask, new long[] {1, tiles, hh, ww},
-                        OnnxJavaType.BOOL));
-            }
-            try (OrtSession.Result r = vision.run(in)) {
-                OnnxValue v = r.get("image_features").orElseThrow(() -> new InferenceException(
-                        dir.resolve(VISION_ENCODER) + " has no image_features output"));
-                long[] shape = ((OnnxTensor) v).getInfo().getShape();
-                if (shape[shape.length - 1] != hidden()) {
-                    throw new InferenceException(dir.resolve(VISION_ENCODER) + ": image_features " + Arrays.toString(shape)
-                            + " do not end in the text hidden size " + hidden());
-                }
-                return floats((OnnxTensor) v);
-            }
-        } finally {
-            in.values().forEach(OnnxTensor::close);
-        }
-    }
-
-    private float[] embedIds(long[] ids) throws OrtException {
-        try (OnnxTensor t = OnnxTensor.createTensor(env, LongBuffer.wrap(ids), new long[] {1, ids.length});
-             OrtSession.Result r = embed.run(Map.of("input_ids", t))) {
-            OnnxValue v = r.get("inputs_embeds").orElse(r.get(0));
-            return floats((OnnxTensor) v);
-        }
-    }
-
-    /** One decoder run: {@code len} new embeddings after {@code pastLen} cached positions. */
-    private OrtSession.Result runDecoder(float[] embeds, int len, int pastLen, Map<String, OnnxTensor> past)
-            throws OrtException {
-        return runDecoder(embeds, len, pastLen, past, 1);
-    }
-
-    private OrtSession.Result runDecoder(float[] embeds, int len, int pastLen, Map<String, OnnxTensor> past, int keep)
-            throws OrtException {
-        Map<String, OnnxTensor> in = new HashMap<>(past);
-        List<OnnxTensor> created = new ArrayList<>();
-        try {
-            created.add(put(in, "inputs_embeds", OnnxTensor.createTensor(env, FloatBuffer.wrap(embeds, 0, len * hidden()),
-                    new long[] {1, len, hidden()})));
-            long[] mask = new long[pastLen + len];
-            Arrays.fill(mask, 1);
-            created.add(put(in, "attention_mask", OnnxTensor.createTensor(env, LongBuffer.wrap(mask),
-                    new long[] {1, mask.length})));
-            if (decoderInputs.contains("position_ids")) {
-                long[] pos = new long[len];
-                for (int i = 0; i < len; i++) pos[i] = pastLen + i;
-                created.add(put(in, "position_ids", OnnxTensor.createTensor(env, LongBuffer.wrap(pos), new long[] {1, len})));
-            }
-            if (decoderInputs.contains("num_logits_to_keep")) {
-                created.add(put(in, "num_logits_to_keep", OnnxTensor.createTensor(env, LongBuffer.wrap(new long[] {keep}),
-                        new long[0])));
-            }
-            if (decoderInputs.contains("use_cache_branch")) {
-                created.add(put(in, "use_cache_branch", OnnxTensor.createTensor(env, ByteBuffer.allocateDirect(1)
-                        .put((byte) (pastLen > 0 ? 1 : 0)).flip(), new long[] {1}, OnnxJavaType.BOOL)));
-            }
-            return decoder.run(in);
-        } finally {
-            created.forEach(OnnxTensor::close);
-        }
-    }
-
-    private static OnnxTensor put(Map<String, OnnxTensor> in, String name, OnnxTensor t) {
-        in.put(name, t);
-        return t;
-    }
-
-    /** Empty float32 caches [1, kv, 0, head_dim] for every layer. */
-    private Map<String, OnnxTensor> emptyPast() throws OrtException {
-        Map<String, OnnxTensor> past = new HashMap<>();
-        try {
-            for (int i = 0; i < layers(); i++) {
-                for (String kind : List.of("key", "value")) {
-                    past.put(pastName(i, kind), OnnxTensor.createTensor(env, ByteBuffer.allocateDirect(0),
-                            new long[] {1, kvHeads(), 0, headDim()}, OnnxJavaType.FLOAT));
-                }
-            }
-        } catch (OrtException | RuntimeException e) {
-            past.values().forEach(OnnxTensor::close);
-            throw e;
-        }
-        return past;
-    }
-
-    /** The present.* outputs of {@code r} under the past_key_values.* input names (owned by {@code r}). */
-    private Map<String, OnnxTensor> presents(OrtSession.Result r) {
-        Map<String, OnnxTensor> past = new HashMap<>();
-        for (int i = 0; i < layers(); i++) {
-            for (String kind : List.of("key", "value")) {
-                String name = "present." + i + "." + kind;
-                OnnxValue v = r.get(name).orElseThrow(() -> new InferenceException(dir.resolve(DECODER) + " has no output "
-                        + name));
-                past.put(pastName(i, kind), (OnnxTensor) v);
-            }
-        }
-        return past;
-    }
-
-    /** The logits of the last position of the run. */
-    private float[] lastLogits(OrtSession.Result r) {
-        OnnxTensor logits = (OnnxTensor) r.get("logits").orElseThrow(() -> new InferenceException(
-                dir.resolve(DECODER) + " has no logits output"));
-        long[] shape = logits.getInfo().getShape();
-        int vocab = Math.toIntExact(shape[shape.length - 1]);
-        FloatBuffer b = logits.getFloatBuffer();
-        float[] row = new float[vocab];
-        b.position(b.limit() - vocab);
-        b.get(row);
-        return row;
-    }
-
-    private static float[] floats(OnnxTensor t) {
-        FloatBuffer b = t.getFloatBuffer();
-        float[] out = new float[b.remaining()];
-        b.get(out);
-        return out;
-    }
-
-    private static String pastName(int layer, String kind) {
-        return "past_key_values." + layer + "." + kind;
-    }
-
-    // ---------------------------------------------------------------- files
-
-    private static Map<String, ?> readMap(Path file) throws IOException {
-        if (!Files.isRegularFile(file)) return Map.of();
-        @SuppressWarnings("unchecked")
-        Map<String, ?> m = JSON.readValue(file.toFile(), Map.class);
-        return m;
-    }
-
-    /** eos_token_id of generation_config.json, else of config.json / text_config; an int or a list. */
-    static Set<Long> eosIds(Path dir) throws IOException {
-        Set<Long> ids = new LinkedHashSet<>();
-        for (Path f : List.of(dir.resolve("generation_config.json"), dir.resolve("config.json"))) {
-            if (!Files.isRegularFile(f)) continue;
-            JsonNode root = JSON.readTree(f.toFile());
-            for (JsonNode node : List.of(root.path("eos_token_id"), root.path("text_config").path("eos_token_id"))) {
-                if (node.isIntegralNumber()) ids.add(node.asLong());
-                if (node.isArray()) node.forEach(v -> ids.add(v.asLong()));
-            }
-            if (!ids.isEmpty()) break;
-        }
-        return Set.copyOf(ids);
-    }
-
     @Override
     public void close() throws OrtException {
-        OrtException first = null;
-        for (OrtSession s : List.of(decoder, embed, vision)) {
-            try {
-                s.close();
-            } catch (OrtException e) {
-                if (first == null) first = e;
-            }
+        try {
+            decoder.close();
+        } finally {
+            processor.close();
         }
-        sessionOptions.close();
-        tokenizer.close();
-        if (first != null) throw first;
     }
 }

@@ -90,7 +90,7 @@ public final class ReferenceScorer implements AutoCloseable {
 
     private OrtSession session() throws OrtException {
         if (session == null) {
-            try (OrtSession.SessionOptions options = TrainingSession.sessionOptions(threads, cuda)) {
+            try (OrtSession.SessionOptions options = dev.smoldpo.runtime.SessionSettings.options(threads, cuda)) {
                 session = OrtRuntime.environment().createSession(referenceModel.toString(), options);
             }
         }
