@@ -1,6 +1,5 @@
 package dev.smoldpo.model.demo;
 
-import dev.smoldpo.data.text.DemoTokenizer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,8 +1,8 @@
-package dev.smoldpo.data.text;
+package dev.smoldpo.model.demo;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import dev.smoldpo.model.demo.DemoSpec;
+import dev.smoldpo.data.text.PromptExpander;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

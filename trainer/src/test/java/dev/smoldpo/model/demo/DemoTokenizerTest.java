@@ -1,4 +1,4 @@
-package dev.smoldpo.data.text;
+package dev.smoldpo.model.demo;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -6,8 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.smoldpo.data.text.ChatTemplate;
+import dev.smoldpo.data.text.HfTokenizer;
+import dev.smoldpo.data.text.PromptExpander;
 import dev.smoldpo.data.text.PromptExpander.TileGrid;
-import dev.smoldpo.model.demo.DemoSpec;
 import dev.smoldpo.testing.SharedModels;
 import java.io.IOException;
 import java.nio.file.Files;
