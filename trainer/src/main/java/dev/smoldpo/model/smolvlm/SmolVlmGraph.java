@@ -354,9 +354,12 @@ public final class SmolVlmGraph {
 
     // ---- completion log-probs ----
 
-    /** Per-row sums over the scored tokens, and per-pair results. */
+    /**
+     * Per-pair sums over the scored tokens: log-probs, token counts, and the vocabulary-mean logits
+     * (see {@link SmolVlmInputs#CHOSEN_LOGITS_SUM}).
+     */
     public record CompletionScores(Value chosenLogps, Value rejectedLogps, Value chosenLength, Value rejectedLength,
-                                   Value chosenLogitsMean, Value rejectedLogitsMean) {}
+                                   Value chosenLogitsSum, Value rejectedLogitsSum) {}
 
     /**
      * Logits and log-softmax at the scored positions only (K per row, not T), then the summed
@@ -378,8 +381,8 @@ public final class SmolVlmGraph {
                 perPair(tokenLogp, in.rejectedWeight(), in.rejectedRows()),
                 perPair(null, in.chosenWeight(), in.chosenRows()),
                 perPair(null, in.rejectedWeight(), in.rejectedRows()),
-                g.div(perPair(meanLogit, in.chosenWeight(), in.chosenRows()), perPair(null, in.chosenWeight(), in.chosenRows())),
-                g.div(perPair(meanLogit, in.rejectedWeight(), in.rejectedRows()), perPair(null, in.rejectedWeight(), in.rejectedRows())));
+                perPair(meanLogit, in.chosenWeight(), in.chosenRows()),
+                perPair(meanLogit, in.rejectedWeight(), in.rejectedRows()));
     }
 
     /** [pairs]: Σ over each pair's row of values·weight (or of the weights alone when values is null). */
