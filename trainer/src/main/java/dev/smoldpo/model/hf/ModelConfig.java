@@ -283,7 +283,13 @@ public record ModelConfig(
         }
     }
 
-    /** SigLIP vision encoder settings ({@code vision_config}). */
+    /**
+     * SigLIP vision encoder settings ({@code vision_config}). A field left out takes transformers'
+     * Idefics3VisionConfig / SmolVLMVisionConfig default (hidden_size 1152, intermediate_size 3072,
+     * num_hidden_layers 12, num_attention_heads 16, num_channels 3, image_size 224, patch_size 32,
+     * hidden_act gelu_pytorch_tanh, layer_norm_eps 1e-6): SmolVLM2 checkpoints save vision_config as
+     * a diff against those defaults.
+     */
     public record VisionConfig(
             String modelType,
             int hiddenSize,
@@ -311,21 +317,22 @@ public record ModelConfig(
 
         static VisionConfig parse(JsonNode n, Path source) throws HfFormatException {
             Fields f = new Fields(n, source, "vision_config.");
-            int hidden = f.positiveInt("hidden_size");
-            int heads = f.positiveInt("num_attention_heads");
+            int hidden = f.optPositiveInt("hidden_size", 1152);
+            int heads = f.optPositiveInt("num_attention_heads", 16);
             if (hidden % heads != 0) {
                 throw new HfFormatException(source + ": vision_config.hidden_size " + hidden
                         + " is not divisible by num_attention_heads " + heads);
             }
-            int patch = f.positiveInt("patch_size");
-            int image = f.positiveInt("image_size");
+            int patch = f.optPositiveInt("patch_size", 32);
+            int image = f.optPositiveInt("image_size", 224);
             if (image % patch != 0) {
                 throw new HfFormatException(source + ": vision_config.image_size " + image
                         + " is not a multiple of patch_size " + patch);
             }
             return new VisionConfig(f.optString("model_type", "idefics3"), hidden,
-                    f.positiveInt("intermediate_size"), f.positiveInt("num_hidden_layers"), heads, patch, image,
-                    f.positiveDouble("layer_norm_eps"), f.string("hidden_act"), f.positiveInt("num_channels"));
+                    f.optPositiveInt("intermediate_size", 3072), f.optPositiveInt("num_hidden_layers", 12), heads, patch,
+                    image, f.optPositiveDouble("layer_norm_eps", 1e-6), f.optString("hidden_act", "gelu_pytorch_tanh"),
+                    f.optPositiveInt("num_channels", 3));
         }
     }
 
@@ -369,6 +376,14 @@ public record ModelConfig(
                 throw bad(name, v, "a positive integer");
             }
             return v.asInt();
+        }
+
+        int optPositiveInt(String name, int dflt) throws HfFormatException {
+            return node.hasNonNull(name) ? positiveInt(name) : dflt;
+        }
+
+        double optPositiveDouble(String name, double dflt) throws HfFormatException {
+            return node.hasNonNull(name) ? positiveDouble(name) : dflt;
         }
 
         double positiveDouble(String name) throws HfFormatException {

@@ -61,6 +61,7 @@ public final class SmolVlmExporter {
             }
         }
         ModelConfig config = ModelConfig.load(modelDir);
+        VisionActivation.of(config); // an unsupported vision_config.hidden_act fails here, before any work
         try (SafetensorsFile file = SafetensorsFile.open(weightsFile)) {
             WeightCheck.verify(config, file);
             SmolVlmDpoModel model = new SmolVlmDpoModel(config, new FrozenWeights(file), options.lora(), options.dpo(),

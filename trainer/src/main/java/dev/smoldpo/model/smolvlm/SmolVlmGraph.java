@@ -30,6 +30,7 @@ public final class SmolVlmGraph {
     private final Map<String, Value> trainable;
     private final LoraConfig lora;
     private final Value dropoutMode;
+    private final VisionActivation visionActivation;
     private long dropoutSeed = 1;
 
     /**
@@ -47,6 +48,7 @@ public final class SmolVlmGraph {
         this.lora = lora;
         this.dropoutMode = training && lora != null && lora.dropout() > 0
                 ? g.constant(TensorData.bools(new long[0], true)) : null;
+        this.visionActivation = VisionActivation.of(config);
     }
 
     // ---- inputs ----
@@ -220,7 +222,7 @@ public final class SmolVlmGraph {
             x = g.add(x, visionAttention(h, layer + "self_attn.", keyMask));
             h = layerNorm(x, layer + "layer_norm2", v.layerNormEps());
             Value up = linear(h, layer + "mlp.fc1", true);
-            x = g.add(x, linear(g.msNode("FastGelu").in(up).out(), layer + "mlp.fc2", true));
+            x = g.add(x, linear(visionActivation.apply(g, up), layer + "mlp.fc2", true));
         }
         x = layerNorm(x, prefix + "post_layernorm", v.layerNormEps());
         return connector(x, side, hidden);
