@@ -203,7 +203,7 @@ typedef struct smoldpo_dpo_outputs {
     double *losses;           /* per-pair loss */
     double *grad_chosen;      /* d mean_loss / d policy_chosen_logps[i] */
     double *grad_rejected;    /* d mean_loss / d policy_rejected_logps[i] */
-    double *rewards_chosen;   /* beta * (pc - rc) (length-normalised log-probs for ipo) */
+    double *rewards_chosen;   /* beta * (pc - rc), from the summed log-probs (for ipo too, as TRL logs them) */
     double *rewards_rejected; /* beta * (pr - rr) */
     double *margins;          /* rewards_chosen - rewards_rejected */
 } smoldpo_dpo_outputs;
@@ -215,7 +215,7 @@ typedef struct smoldpo_dpo_summary {
     double rewards_rejected; /* rewards/rejected */
     double rewards_accuracy; /* rewards/accuracies: fraction with reward_chosen > reward_rejected */
     double rewards_margin;   /* rewards/margins */
-    double logps_chosen;     /* logps/chosen (policy; length-normalised for ipo) */
+    double logps_chosen;     /* logps/chosen (policy, summed; for ipo too) */
     double logps_rejected;   /* logps/rejected */
 } smoldpo_dpo_summary;
 

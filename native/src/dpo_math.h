@@ -29,13 +29,17 @@ typedef struct sd_dpo_pair {
     double d_rejected; /* d loss_i / d policy_rejected_i */
     double reward_chosen;
     double reward_rejected;
-    double logp_chosen; /* policy log-prob as reported (length-normalised for ipo) */
+    double logp_chosen; /* policy log-prob as reported: the summed one, for ipo too */
     double logp_rejected;
 } sd_dpo_pair;
 
-/* type: enum smoldpo_loss_type (validated by the caller). lc/lr: completion lengths (ipo only). */
+/* type: enum smoldpo_loss_type (validated by the caller). lc/lr: completion lengths (ipo only).
+ * ipo's loss uses length-normalised log-probs while the rewards and log-probs reported stay the
+ * summed ones, as TRL's DPOTrainer._compute_loss logs them (main since the v0.29 refactor; v0.12 to
+ * v0.28 logged the normalised ones). */
 SD_DHD void sd_dpo_pair_eval(int32_t type, double beta, double eps, double pc, double pr, double rc,
                              double rr, double lc, double lr, sd_dpo_pair *o) {
+    const double raw_dc = pc - rc, raw_dr = pr - rr, raw_pc = pc, raw_pr = pr;
     double sc = 1.0, sr = 1.0; /* d(normalised logp)/d(raw logp) */
     if (type == 3) {           /* ipo: length-normalised log-probs */
         sc = 1.0 / lc;
@@ -113,10 +117,10 @@ SD_DHD void sd_dpo_pair_eval(int32_t type, double beta, double eps, double pc, d
     o->loss = loss;
     o->d_chosen = gdc * sc;
     o->d_rejected = gdr * sr;
-    o->reward_chosen = beta * dc;
-    o->reward_rejected = beta * dr;
-    o->logp_chosen = pc;
-    o->logp_rejected = pr;
+    o->reward_chosen = beta * raw_dc;
+    o->reward_rejected = beta * raw_dr;
+    o->logp_chosen = raw_pc;
+    o->logp_rejected = raw_pr;
 }
 
 #endif

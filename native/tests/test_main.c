@@ -81,9 +81,9 @@ static void test_dpo(void) {
                     CHECK(fabs(r.loss[i] - e) <= 1e-12 * fmax(1, fabs(e)), "type %d pair %d: %.17g vs %.17g",
                           type, i, r.loss[i], e);
                     mean += e / 4;
-                    double sc = type == SMOLDPO_LOSS_IPO ? 1.0 / LC[i] : 1, sr = type == SMOLDPO_LOSS_IPO ? 1.0 / LR[i] : 1;
-                    double ewc = beta * (PC[i] - (ref_free ? 0 : RC[i])) * sc;
-                    double ewr = beta * (PR[i] - (ref_free ? 0 : RR[i])) * sr;
+                    /* rewards from the summed log-probs for every type, ipo too (TRL main) */
+                    double ewc = beta * (PC[i] - (ref_free ? 0 : RC[i]));
+                    double ewr = beta * (PR[i] - (ref_free ? 0 : RR[i]));
                     CHECK(fabs(r.rwc[i] - ewc) < 1e-12 && fabs(r.rwr[i] - ewr) < 1e-12, "rewards type %d pair %d", type, i);
                     CHECK(fabs(r.m[i] - (ewc - ewr)) < 1e-12, "margin type %d pair %d", type, i);
                     acc += ewc > ewr ? 0.25 : 0;

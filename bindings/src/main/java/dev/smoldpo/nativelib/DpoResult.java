@@ -17,7 +17,7 @@ import java.util.Map;
  * @param rewardsChosenMean   mean of rewardsChosen
  * @param rewardsRejectedMean mean of rewardsRejected
  * @param marginMean      mean of margins
- * @param logpsChosen     mean policy chosen log-prob (length-normalised for ipo)
+ * @param logpsChosen     mean policy chosen log-prob (the summed one, for ipo too, as TRL logs it)
  * @param logpsRejected   mean policy rejected log-prob
  */
 public record DpoResult(double[] losses, double loss, double[] gradChosen, double[] gradRejected,

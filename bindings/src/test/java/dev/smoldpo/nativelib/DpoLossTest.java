@@ -57,8 +57,8 @@ class DpoLossTest {
                     double want = expected(t, beta, eps, i, refFree);
                     close(want, r.losses()[i], 1e-12, t + " pair " + i);
                     mean += want / PC.length;
-                    double sc = t == LossType.IPO ? 1.0 / LC[i] : 1, sr = t == LossType.IPO ? 1.0 / LR[i] : 1;
-                    double c = beta * (PC[i] - (refFree ? 0 : RC[i])) * sc, j = beta * (PR[i] - (refFree ? 0 : RR[i])) * sr;
+                    // rewards from the summed log-probs for every type, ipo too (as TRL main logs them)
+                    double c = beta * (PC[i] - (refFree ? 0 : RC[i])), j = beta * (PR[i] - (refFree ? 0 : RR[i]));
                     close(c, r.rewardsChosen()[i], 1e-12, "rewards/chosen");
                     close(j, r.rewardsRejected()[i], 1e-12, "rewards/rejected");
                     close(c - j, r.margins()[i], 1e-12, "margins");

@@ -1,9 +1,11 @@
 package dev.smoldpo.artifacts;
 
 /**
- * AdamW hyper-parameters baked into optimizer_model.onnx (the learning rate is set at run time).
- * Defaults follow PyTorch/HF: β1 0.9, β2 0.999, ε 1e-8, weight decay 0.01, bias correction on.
- * {@code maxGradNorm} > 0 adds global gradient-norm clipping before the update.
+ * AdamW hyper-parameters baked into optimizer_model.onnx (the learning rate is set at run time); the
+ * update is torch.optim.AdamW's, as HF Trainer's default {@code adamw_torch} runs it (see
+ * {@code ArtifactBuilder.optimizerGraph}). Defaults are torch.optim.AdamW's: β1 0.9, β2 0.999,
+ * ε 1e-8, weight decay 0.01 ({@code fit} passes TrainingArguments' own values, weight_decay 0 by
+ * default). {@code maxGradNorm} > 0 adds torch.nn.utils.clip_grad_norm_ over all gradients first.
  */
 public record AdamWConfig(double beta1, double beta2, double epsilon, double weightDecay, double maxGradNorm) {
     public static final AdamWConfig DEFAULT = new AdamWConfig(0.9, 0.999, 1e-8, 0.01, 0.0);

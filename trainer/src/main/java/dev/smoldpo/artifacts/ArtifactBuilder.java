@@ -33,6 +33,8 @@ public final class ArtifactBuilder {
     public static final String LAZY_RESET_GRAD = "lazy_reset_grad";
     public static final String BUFFER_SUFFIX = "_grad.accumulation.buffer";
     public static final String ACCUMULATION_OUT_SUFFIX = "_grad.accumulation.out";
+    /** ORT AdamWOptimizer's adam_mode for torch.optim.AdamW (1 would be HF's legacy AdamW). */
+    static final long TORCH_ADAM_MODE = 0L;
 
     private ArtifactBuilder() {}
 
@@ -158,11 +160,21 @@ public final class ArtifactBuilder {
     }
 
     /**
-     * ORT's AdamW step over the sequence of {@code parameterCount} parameters. With max_grad_norm > 0
-     * the accumulated gradients of all parameters are first scaled together, as
-     * torch.nn.utils.clip_grad_norm_ does (the training graph only sees micro-batches, so clipping
-     * there would clip each micro-batch instead of their sum), by {@link GradientClipping}, whose
-     * result does not depend on the order ORT hands the parameters over in.
+     * ORT's AdamW step over the sequence of {@code parameterCount} parameters, with torch.optim.AdamW's
+     * semantics (HF Trainer's default {@code optim="adamw_torch"}): {@code adam_mode 0} decays first,
+     * p ← p − lr·wd·p, then m ← β1·m + (1−β1)·g, v ← β2·v + (1−β2)·g², p ← p − lr·(m / (1−β1^t)) /
+     * (√(v / (1−β2^t)) + ε) (orttraining/training_ops/cpu/optimizer/adamw/adamw.cc, AdamWComputeMode0;
+     * t is the step the training API feeds, its count of updates + 1). {@code adam_mode 1} is HF's legacy
+     * {@code transformers.AdamW}: ε added to the uncorrected √v and the decay after the update.
+     *
+     * <p>With max_grad_norm > 0 the accumulated gradients of all parameters are first scaled together by
+     * min(1, max_norm / (‖g‖₂ + 1e-6)), as torch.nn.utils.clip_grad_norm_ does (the training graph only
+     * sees micro-batches, so clipping there would clip each micro-batch instead of their sum), by {@link
+     * GradientClipping}, whose result does not depend on the order ORT hands the parameters over in.
+     *
+     * <p>ORT's CUDA kernel (cuda/optimizer/adamw/adamw_impl.cu) adds 1 to the step it is fed before
+     * the bias corrections while the CPU kernel does not; with the training API, which already feeds
+     * updates + 1, the CUDA execution provider therefore corrects the bias as for one update later.
      */
     static Graph optimizerGraph(AdamWConfig c, int parameterCount) {
         Graph graph = new Graph("optimizer");
@@ -180,7 +192,7 @@ public final class ArtifactBuilder {
         }
         Value updated = graph.msNode("AdamWOptimizer").in(lr, step, params, gradients, m1, m2)
                 .attr("alpha", c.beta1()).attr("beta", c.beta2()).attr("epsilon", c.epsilon())
-                .attr("weight_decay", c.weightDecay()).attr("correct_bias", 1L).attr("adam_mode", 1L)
+                .attr("weight_decay", c.weightDecay()).attr("correct_bias", 1L).attr("adam_mode", TORCH_ADAM_MODE)
                 .outputNames("updated_flag").out();
         graph.output(updated);
         return graph;

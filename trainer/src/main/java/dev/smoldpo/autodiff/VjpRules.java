@@ -99,6 +99,7 @@ public final class VjpRules {
         rule("Cos", c -> List.of(c.neg(c.mul(c.grad(0), c.graph().unary("Sin", c.input(0))))));
         rule("Cast", c -> List.of(c.input(0).dtype() == c.grad(0).dtype() ? c.grad(0) : c.graph().cast(c.grad(0), c.input(0).dtype())));
         rule(OpKey.of(OpKey.MS_DOMAIN, "FastGelu"), VjpRules::fastGelu);
+        rule(OpKey.of(OpKey.MS_DOMAIN, "Gelu"), VjpRules::gelu);
 
         // ---- normalisations ----
         // y = softmax(x): dx = y (g - sum(g y))
@@ -245,6 +246,20 @@ public final class VjpRules {
         perm[r - 1] = r - 2;
         perm[r - 2] = r - 1;
         return c.graph().transpose(v, perm);
+    }
+
+    /**
+     * Exact gelu(x) = x Φ(x) = 0.5 x (1 + erf(x / √2)) (com.microsoft Gelu, torch's approximate="none");
+     * d/dx = Φ(x) + x φ(x), φ(x) = exp(-x²/2) / √(2π).
+     */
+    private static List<Value> gelu(VjpContext c) {
+        Graph g = c.graph();
+        Value x = c.input(0);
+        Value cdf = g.mul(c.scalarLike(x, 0.5),
+                g.add(c.scalarLike(x, 1), g.unary("Erf", g.mul(x, c.scalarLike(x, 1 / Math.sqrt(2))))));
+        Value pdf = g.mul(c.scalarLike(x, 1 / Math.sqrt(2 * Math.PI)),
+                g.unary("Exp", g.mul(g.mul(x, x), c.scalarLike(x, -0.5))));
+        return List.of(g.mul(c.grad(0), g.add(cdf, g.mul(x, pdf))));
     }
 
     /**

@@ -53,6 +53,7 @@ public final class OpSchemas {
                 "Abs", "Sin", "Cos", "Erf", "Identity", "Not")) {
             register(op, 1, 1, (n, c) -> List.of(OpSchema.Out.of(n.input(0).dtype(), n.input(0).shape())));
         }
+        register(OpKey.of(OpKey.MS_DOMAIN, "Gelu"), 1, 1, (n, c) -> List.of(OpSchema.Out.of(n.input(0).dtype(), n.input(0).shape())));
         register(OpKey.of(OpKey.MS_DOMAIN, "FastGelu"), 1, 2, (n, c) -> List.of(OpSchema.Out.of(n.input(0).dtype(),
                 n.input(1) == null ? n.input(0).shape() : broadcast(n, n.input(0).shape(), n.input(1).shape()))));
         for (String op : List.of("Softmax", "LogSoftmax")) {

@@ -116,8 +116,18 @@ final class StepRunner {
             throw new IllegalStateException("the graph's loss " + graphLoss + " differs from the native kernel's " + kernelLoss
                     + " on the same log-probs: the artifacts and the training config disagree");
         }
-        into.add(r, chosen, rejected, result.get(SmolVlmInputs.CHOSEN_LOGITS_MEAN), result.get(SmolVlmInputs.REJECTED_LOGITS_MEAN));
+        into.add(r, chosen, rejected, logitSums(result, SmolVlmInputs.CHOSEN_LOGITS_SUM),
+                logitSums(result, SmolVlmInputs.REJECTED_LOGITS_SUM), lc, lr);
         return true;
+    }
+
+    private static float[] logitSums(Map<String, float[]> result, String output) {
+        float[] v = result.get(output);
+        if (v == null) {
+            throw new IllegalStateException("the artifacts' graphs have no output '" + output + "' (they predate TRL's "
+                    + "token-weighted logits/* metrics); export them again with ./tools/export-artifacts.sh");
+        }
+        return v;
     }
 
     private static float[] chosen(List<ReferenceCache.Logps> refs) {

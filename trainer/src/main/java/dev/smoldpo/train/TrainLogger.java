@@ -7,9 +7,10 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * The training metrics of a run: TRL's per-pair means over a window of logging_steps optimizer steps
- * (and the last step), with the learning rate, throughput and skip counters, written to
- * {@code metrics.jsonl} and shown on the progress bar.
+ * The training metrics of a run: TRL's metrics and HF's loss over a window of logging_steps optimizer
+ * steps (and the last step), averaged as TRL and HF Trainer average them ({@link DpoMetrics}), with
+ * the learning rate, throughput and skip counters, written to {@code metrics.jsonl} and shown on the
+ * progress bar.
  */
 final class TrainLogger {
     private final MetricsLog metrics;
@@ -36,7 +37,7 @@ final class TrainLogger {
             throws IOException {
         if (outcome != null) {
             if (outcome.finite()) {
-                window.addAll(outcome.metrics());
+                window.addStep(outcome.metrics());
             }
             windowTokens += outcome.tokens();
         }

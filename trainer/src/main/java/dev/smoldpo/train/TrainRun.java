@@ -130,6 +130,14 @@ final class TrainRun {
         return outcome;
     }
 
+    /**
+     * The record's extra values. {@code learning_rate} is the rate the update just made used,
+     * lr(step) for the update with 0-based index {@code step}, as HF Trainer logs it since
+     * transformers 4.51 (PR #36973: {@code learning_rate = self._get_learning_rate()} is read before
+     * {@code lr_scheduler.step()} and passed to {@code _maybe_log_save_evaluate}; TRL main requires
+     * transformers ≥ 4.56). Earlier versions read it after the scheduler step, i.e. lr(step + 1),
+     * as LrSchedule's class comment still describes; with warmup the first logged rate is now 0.
+     */
     private Map<String, Object> counters(RunState state, long step) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put(MetricsLog.LEARNING_RATE, plan.schedule().lr(step));

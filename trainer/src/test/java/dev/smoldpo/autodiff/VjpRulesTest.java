@@ -101,6 +101,13 @@ class VjpRulesTest {
     }
 
     @Test
+    void exactGeluWithErf() {
+        // com.microsoft Gelu: x Φ(x), torch's gelu(approximate="none"), the vision tower's hidden_act "gelu"
+        new GradCheck(FLOAT).x("x", Shape.of("batch", 5), 2, 5)
+                .checkWithGraph((gr, v) -> gr.msNode("Gelu").in(v.get(0)).out());
+    }
+
+    @Test
     void cast() {
         // float in, the work in double, float out: the rule casts each gradient back to its input's type
         new GradCheck(FLOAT).x("x", Shape.of(2, 3), 2, 3)

@@ -61,6 +61,16 @@ record ConfigFields(JsonNode node, Path source, String prefix) {
         return v.asInt();
     }
 
+    /** {@link #boundedInt}, or {@code dflt} when the field is absent. */
+    int optBoundedInt(String name, int max, int dflt) throws HfFormatException {
+        return node != null && node.hasNonNull(name) ? boundedInt(name, max) : dflt;
+    }
+
+    /** {@link #positiveDouble}, or {@code dflt} when the field is absent. */
+    double optPositiveDouble(String name, double dflt) throws HfFormatException {
+        return node != null && node.hasNonNull(name) ? positiveDouble(name) : dflt;
+    }
+
     double positiveDouble(String name) throws HfFormatException {
         JsonNode v = required(name);
         if (!v.isNumber() || !(v.asDouble() > 0) || Double.isInfinite(v.asDouble())) {

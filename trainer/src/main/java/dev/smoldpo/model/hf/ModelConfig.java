@@ -295,7 +295,13 @@ public record ModelConfig(
         }
     }
 
-    /** SigLIP vision encoder settings ({@code vision_config}). */
+    /**
+     * SigLIP vision encoder settings ({@code vision_config}). A field left out takes transformers'
+     * Idefics3VisionConfig / SmolVLMVisionConfig default (hidden_size 1152, intermediate_size 3072,
+     * num_hidden_layers 12, num_attention_heads 16, num_channels 3, image_size 224, patch_size 32,
+     * hidden_act gelu_pytorch_tanh, layer_norm_eps 1e-6): SmolVLM2 checkpoints save vision_config as
+     * a diff against those defaults.
+     */
     public record VisionConfig(
             String modelType,
             int hiddenSize,
@@ -322,23 +328,26 @@ public record ModelConfig(
         }
 
         static VisionConfig parse(JsonNode n, Path source) throws HfFormatException {
+            // SmolVLM2 configs (smolvlm_vision) leave out fields equal to transformers' defaults
+            // (configuration_idefics3.py / configuration_smolvlm.py): absent fields take those
             ConfigFields f = new ConfigFields(n, source, "vision_config.");
-            int hidden = f.boundedInt("hidden_size", MAX_HIDDEN_SIZE);
-            int heads = f.boundedInt("num_attention_heads", MAX_HEADS);
+            int hidden = f.optBoundedInt("hidden_size", MAX_HIDDEN_SIZE, 1152);
+            int heads = f.optBoundedInt("num_attention_heads", MAX_HEADS, 16);
             if (hidden % heads != 0) {
                 throw new HfFormatException(source + ": vision_config.hidden_size " + hidden
                         + " is not divisible by num_attention_heads " + heads);
             }
-            int patch = f.boundedInt("patch_size", MAX_PATCH_SIZE);
-            int image = f.boundedInt("image_size", MAX_IMAGE_SIZE);
+            int patch = f.optBoundedInt("patch_size", MAX_PATCH_SIZE, 32);
+            int image = f.optBoundedInt("image_size", MAX_IMAGE_SIZE, 224);
             if (image % patch != 0) {
                 throw new HfFormatException(source + ": vision_config.image_size " + image
                         + " is not a multiple of patch_size " + patch);
             }
             return new VisionConfig(f.optString("model_type", "idefics3"), hidden,
-                    f.boundedInt("intermediate_size", MAX_INTERMEDIATE_SIZE), f.boundedInt("num_hidden_layers", MAX_LAYERS),
-                    heads, patch, image, f.positiveDouble("layer_norm_eps"), f.string("hidden_act"),
-                    f.boundedInt("num_channels", MAX_CHANNELS));
+                    f.optBoundedInt("intermediate_size", MAX_INTERMEDIATE_SIZE, 3072),
+                    f.optBoundedInt("num_hidden_layers", MAX_LAYERS, 12), heads, patch, image,
+                    f.optPositiveDouble("layer_norm_eps", 1e-6), f.optString("hidden_act", "gelu_pytorch_tanh"),
+                    f.optBoundedInt("num_channels", MAX_CHANNELS, 3));
         }
     }
 }

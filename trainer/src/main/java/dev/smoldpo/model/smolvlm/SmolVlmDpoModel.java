@@ -92,8 +92,8 @@ public final class SmolVlmDpoModel implements ModelDefinition {
         return new Forward(g.node("Identity").in(loss).outputNames(LOSS).out(), List.of(
                 g.node("Identity").in(s.chosenLogps()).outputNames(CHOSEN_LOGPS).out(),
                 g.node("Identity").in(s.rejectedLogps()).outputNames(REJECTED_LOGPS).out(),
-                g.node("Identity").in(s.chosenLogitsMean()).outputNames(CHOSEN_LOGITS_MEAN).out(),
-                g.node("Identity").in(s.rejectedLogitsMean()).outputNames(REJECTED_LOGITS_MEAN).out()));
+                g.node("Identity").in(s.chosenLogitsSum()).outputNames(CHOSEN_LOGITS_SUM).out(),
+                g.node("Identity").in(s.rejectedLogitsSum()).outputNames(REJECTED_LOGITS_SUM).out()));
     }
 
     /**

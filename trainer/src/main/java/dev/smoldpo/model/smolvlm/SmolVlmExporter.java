@@ -67,6 +67,7 @@ public final class SmolVlmExporter {
         }
         ModelConfig config = ModelConfig.load(modelDir);
         ProcessingFilesCheck.verify(modelDir, config);
+        VisionActivation.of(config); // an unsupported vision_config.hidden_act fails here, before any work
         try (SafetensorsFile file = SafetensorsFile.openRejectingNonFinite(weightsFile)) {
             WeightCheck.verify(config, file);
             SmolVlmDpoModel model = new SmolVlmDpoModel(config, new FrozenWeights(file), options.lora(), options.dpo(),

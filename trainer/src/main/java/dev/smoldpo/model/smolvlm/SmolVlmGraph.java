@@ -30,6 +30,7 @@ public final class SmolVlmGraph {
     private final Map<String, Value> trainable;
     private final LoraConfig lora;
     private final Value dropoutMode;
+    private final VisionActivation visionActivation;
     private long dropoutSeed = 1;
 
     /**
@@ -47,6 +48,7 @@ public final class SmolVlmGraph {
         this.lora = lora;
         this.dropoutMode = training && lora != null && lora.dropout() > 0
                 ? g.constant(TensorData.bools(new long[0], true)) : null;
+        this.visionActivation = VisionActivation.of(config);
     }
 
     // ---- inputs ----
@@ -220,7 +222,7 @@ public final class SmolVlmGraph {
             x = g.add(x, visionAttention(h, layer + "self_attn.", keyMask));
             h = layerNorm(x, layer + "layer_norm2", v.layerNormEps());
             Value up = linear(h, layer + "mlp.fc1", true);
-            x = g.add(x, linear(g.msNode("FastGelu").in(up).out(), layer + "mlp.fc2", true));
+            x = g.add(x, linear(visionActivation.apply(g, up), layer + "mlp.fc2", true));
         }
         x = layerNorm(x, prefix + "post_layernorm", v.layerNormEps());
         return connector(x, side, hidden);
@@ -354,9 +356,12 @@ public final class SmolVlmGraph {
 
     // ---- completion log-probs ----
 
-    /** Per-row sums over the scored tokens, and per-pair results. */
+    /**
+     * Per-pair sums over the scored tokens: log-probs, token counts, and the vocabulary-mean logits
+     * (see {@link SmolVlmInputs#CHOSEN_LOGITS_SUM}).
+     */
     public record CompletionScores(Value chosenLogps, Value rejectedLogps, Value chosenLength, Value rejectedLength,
-                                   Value chosenLogitsMean, Value rejectedLogitsMean) {}
+                                   Value chosenLogitsSum, Value rejectedLogitsSum) {}
 
     /**
      * Logits and log-softmax at the scored positions only (K per row, not T), then the summed
@@ -378,8 +383,8 @@ public final class SmolVlmGraph {
                 perPair(tokenLogp, in.rejectedWeight(), in.rejectedRows()),
                 perPair(null, in.chosenWeight(), in.chosenRows()),
                 perPair(null, in.rejectedWeight(), in.rejectedRows()),
-                g.div(perPair(meanLogit, in.chosenWeight(), in.chosenRows()), perPair(null, in.chosenWeight(), in.chosenRows())),
-                g.div(perPair(meanLogit, in.rejectedWeight(), in.rejectedRows()), perPair(null, in.rejectedWeight(), in.rejectedRows())));
+                perPair(meanLogit, in.chosenWeight(), in.chosenRows()),
+                perPair(meanLogit, in.rejectedWeight(), in.rejectedRows()));
     }
 
     /** [pairs]: Σ over each pair's row of values·weight (or of the weights alone when values is null). */

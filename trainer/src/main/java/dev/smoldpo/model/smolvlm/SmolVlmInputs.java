@@ -52,8 +52,15 @@ public final class SmolVlmInputs {
     public static final String LOSS = "loss";
     public static final String CHOSEN_LOGPS = "chosen_logps";
     public static final String REJECTED_LOGPS = "rejected_logps";
-    public static final String CHOSEN_LOGITS_MEAN = "chosen_logits_mean";
-    public static final String REJECTED_LOGITS_MEAN = "rejected_logits_mean";
+    /**
+     * FLOAT [pairs]: Σ over the pair's scored chosen tokens of the mean logit over the vocabulary (at
+     * the position that predicts the token). TRL's logits/chosen of a micro-batch is Σ of these over
+     * its pairs / Σ of their chosen token counts (DPOTrainer._compute_loss), so sums are what the
+     * trainer needs, not per-pair means.
+     */
+    public static final String CHOSEN_LOGITS_SUM = "chosen_logits_sum";
+    /** FLOAT [pairs]: the same over the rejected tokens (TRL's logits/rejected). */
+    public static final String REJECTED_LOGITS_SUM = "rejected_logits_sum";
     /** FLOAT [tiles, L, D]: connector output (reference graph, when the vision tower has no adapters). */
     public static final String IMAGE_FEATURES = "image_features";
 }

@@ -154,7 +154,7 @@ class ModelConfigTest {
         assertTrue(e.getMessage().contains("'scale_factor'"), e.getMessage());
 
         ObjectNode t3 = realTree();
-        ((ObjectNode) t3.get("vision_config")).remove("patch_size");
+        ((ObjectNode) t3.get("vision_config")).put("patch_size", "sixteen"); // absent takes transformers' default
         e = assertThrows(HfFormatException.class, () -> ModelConfig.parse(t3, Path.of("config.json")));
         assertTrue(e.getMessage().contains("'vision_config.patch_size'"), e.getMessage());
 

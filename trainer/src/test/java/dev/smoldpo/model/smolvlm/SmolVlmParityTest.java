@@ -18,8 +18,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The exported graphs against {@link SmolVlmReference}, an independent double-precision
- * implementation written from the upstream model code: completion log-probs with LoRA adapters on
- * vision and text, and the vision position ids.
+ * implementation written from the upstream model code: completion log-probs and logit sums with
+ * LoRA adapters on vision and text, and the vision position ids.
  */
 class SmolVlmParityTest {
     @TempDir
@@ -54,6 +54,13 @@ class SmolVlmParityTest {
             DpoCollator.Pair pair = pairs.get(p);
             double chosen = referenceLogp(reference, pair, pair.chosen());
             double rejected = referenceLogp(reference, pair, pair.rejected());
+            // TRL's logits/* numerators: Σ over the completion tokens of the vocabulary-mean logit
+            double chosenLogits = referenceLogitSum(reference, pair, pair.chosen());
+            double rejectedLogits = referenceLogitSum(reference, pair, pair.rejected());
+            assertEquals(chosenLogits, graph.get(SmolVlmInputs.CHOSEN_LOGITS_SUM)[p], 1e-4 * Math.abs(chosenLogits) + 1e-4,
+                    "chosen logits sum, pair " + p);
+            assertEquals(rejectedLogits, graph.get(SmolVlmInputs.REJECTED_LOGITS_SUM)[p],
+                    1e-4 * Math.abs(rejectedLogits) + 1e-4, "rejected logits sum, pair " + p);
             System.out.printf("pair %d: chosen graph %.6f reference %.6f; rejected graph %.6f reference %.6f%n",
                     p, graph.get("chosen_logps")[p], chosen, graph.get("rejected_logps")[p], rejected);
             // float32 graph against a double reference, summed over a handful of tokens
@@ -63,17 +70,35 @@ class SmolVlmParityTest {
     }
 
     private double referenceLogp(SmolVlmReference reference, DpoCollator.Pair pair, long[] completion) {
-        long[] ids = new long[pair.prompt().length + completion.length];
-        System.arraycopy(pair.prompt(), 0, ids, 0, pair.prompt().length);
-        System.arraycopy(completion, 0, ids, pair.prompt().length, completion.length);
+        long[] ids = concat(pair.prompt(), completion);
+        return SmolVlmReference.completionLogProb(forward(reference, pair, ids).logits(), ids, pair.prompt().length, ids.length);
+    }
+
+    private double referenceLogitSum(SmolVlmReference reference, DpoCollator.Pair pair, long[] completion) {
+        long[] ids = concat(pair.prompt(), completion);
+        double[][] logits = forward(reference, pair, ids).logits();
+        double sum = 0;
+        for (int t = pair.prompt().length; t < ids.length; t++) {
+            sum += java.util.Arrays.stream(logits[t - 1]).average().orElseThrow();
+        }
+        return sum;
+    }
+
+    private static long[] concat(long[] prompt, long[] completion) {
+        long[] ids = new long[prompt.length + completion.length];
+        System.arraycopy(prompt, 0, ids, 0, prompt.length);
+        System.arraycopy(completion, 0, ids, prompt.length, completion.length);
+        return ids;
+    }
+
+    private SmolVlmReference.Result forward(SmolVlmReference reference, DpoCollator.Pair pair, long[] ids) {
         int s = demo.config.vision().imageSize();
         int per = 3 * s * s;
         float[][] tiles = new float[pair.image().count()][];
         for (int t = 0; t < tiles.length; t++) {
             tiles[t] = java.util.Arrays.copyOfRange(pair.image().pixels(), t * per, (t + 1) * per);
         }
-        SmolVlmReference.Result r = reference.forward(SmolVlmReference.Input.of(ids, tiles, null));
-        return SmolVlmReference.completionLogProb(r.logits(), ids, pair.prompt().length, ids.length);
+        return reference.forward(SmolVlmReference.Input.of(ids, tiles, null));
     }
 
     @Test
