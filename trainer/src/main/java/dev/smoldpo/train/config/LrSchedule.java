@@ -12,9 +12,10 @@ import dev.smoldpo.train.config.TrainConfig.LrSchedulerType;
  * {@code LambdaLR} is used by the Trainer: the scheduler is built with lambda(0) in force, the first
  * {@code optimizer.step()} uses it, then {@code scheduler.step()} moves to lambda(1), and so on. So a
  * trainer sets {@code lr(globalStep)} before each update, where {@code globalStep} counts completed
- * updates. With warmup, the very first update therefore uses learning rate 0 (as in HF). HF logs
- * {@code learning_rate} after the scheduler has stepped, i.e. {@code lr(globalStep)} with globalStep
- * counting the update just made (the rate for the <i>next</i> update); log that for comparable curves.
+ * updates. With warmup, the very first update therefore uses learning rate 0 (as in HF). Since
+ * transformers 4.51 (PR #36973, "Log the correct learning rate") the Trainer logs the rate of the update
+ * just made, read before {@code scheduler.step()}; before that it logged the next update's rate. fit logs
+ * the current convention: {@code lr(s)} at the record of step s + 1.
  *
  * <p>With W warmup steps and T total steps:
  * <ul>
