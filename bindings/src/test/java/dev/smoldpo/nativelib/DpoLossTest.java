@@ -19,7 +19,7 @@ class DpoLossTest {
         return 1 / (1 + Math.exp(-x));
     }
 
-    /** The closed forms of dpo.md, evaluated naively (fine for moderate arguments). */
+    /** The closed forms of TRL's dpo_loss (trl/trainer/dpo_trainer.py), evaluated naively (fine for moderate arguments). */
     static double expected(LossType t, double beta, double eps, int i, boolean refFree) {
         double pc = PC[i], pr = PR[i], rc = refFree ? 0 : RC[i], rr = refFree ? 0 : RR[i];
         if (t == LossType.IPO) {

@@ -17,7 +17,7 @@ import dev.smoldpo.data.text.HfTokenizer;
 import dev.smoldpo.export.deploy.DeploymentExporter;
 import dev.smoldpo.infer.CachedDecoder;
 import dev.smoldpo.model.demo.DemoModel;
-import dev.smoldpo.model.hf.ModelConfig;
+import dev.smoldpo.hf.ModelConfig;
 import dev.smoldpo.model.lora.LoraConfig;
 import dev.smoldpo.model.smolvlm.DpoConfig;
 import dev.smoldpo.model.smolvlm.SmolVlmExporter;

@@ -25,8 +25,9 @@ import java.util.Set;
 
 /**
  * Builds the four ONNX Runtime training artifacts (training, eval and optimizer graphs, checkpoint)
- * plus manifest.json for a {@link ModelDefinition}, following the contract in
- * shared/reference/ort-training-artifacts.md. Everything is written to a temporary folder beside
+ * plus manifest.json for a {@link ModelDefinition}, following the contract ONNX Runtime's training API
+ * reads (orttraining/orttraining/training_api/: the graphs' inputs and outputs, gradient accumulation
+ * buffers with lazy_reset_grad, the optimizer's sequence inputs, checkpoint v2). Everything is written to a temporary folder beside
  * the target and renamed into place at the end, so a failure never leaves a half-written folder.
  */
 public final class ArtifactBuilder {

@@ -1,7 +1,7 @@
 package dev.smoldpo.cli;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
-import dev.smoldpo.model.hf.JsonFiles;
+import dev.smoldpo.hf.JsonFiles;
 import java.util.regex.Pattern;
 
 /**

@@ -8,7 +8,7 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
-import dev.smoldpo.model.hf.ModelConfig;
+import dev.smoldpo.hf.ModelConfig;
 import dev.smoldpo.runtime.OrtRuntime;
 import dev.smoldpo.runtime.SessionSettings;
 import java.nio.ByteBuffer;

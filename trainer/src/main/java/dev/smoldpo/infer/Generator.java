@@ -4,7 +4,7 @@ import ai.onnxruntime.OrtException;
 import dev.smoldpo.data.text.ChatMessage;
 import dev.smoldpo.data.text.HfTokenizer;
 import dev.smoldpo.data.text.PromptExpander;
-import dev.smoldpo.model.hf.ModelConfig;
+import dev.smoldpo.hf.ModelConfig;
 import dev.smoldpo.nativelib.DecodedImage;
 import dev.smoldpo.nativelib.Device;
 import dev.smoldpo.nativelib.PreprocessResult;

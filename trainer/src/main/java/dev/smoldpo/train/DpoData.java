@@ -4,7 +4,7 @@ import dev.smoldpo.data.DataSplit;
 import dev.smoldpo.data.PreferenceDataset;
 import dev.smoldpo.data.PreferenceExample;
 import dev.smoldpo.data.SkipReport;
-import dev.smoldpo.model.hf.ModelConfig;
+import dev.smoldpo.hf.ModelConfig;
 import dev.smoldpo.nativelib.Device;
 import dev.smoldpo.train.config.TrainConfig;
 import java.nio.file.Path;

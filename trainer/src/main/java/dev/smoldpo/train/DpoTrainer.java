@@ -3,7 +3,7 @@ package dev.smoldpo.train;
 import dev.smoldpo.artifacts.ArtifactBuilder;
 import dev.smoldpo.artifacts.ArtifactFiles;
 import dev.smoldpo.artifacts.Manifest;
-import dev.smoldpo.model.hf.ModelConfig;
+import dev.smoldpo.hf.ModelConfig;
 import dev.smoldpo.model.smolvlm.SmolVlmExporter;
 import dev.smoldpo.train.config.ArtifactSettings;
 import dev.smoldpo.train.config.ResolvedConfig;

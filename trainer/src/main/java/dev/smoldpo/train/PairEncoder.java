@@ -3,7 +3,7 @@ package dev.smoldpo.train;
 import dev.smoldpo.data.ImageCheck;
 import dev.smoldpo.data.PreferenceExample;
 import dev.smoldpo.data.text.PromptExpander;
-import dev.smoldpo.model.hf.ModelConfig;
+import dev.smoldpo.hf.ModelConfig;
 import dev.smoldpo.model.smolvlm.DpoCollator;
 import dev.smoldpo.nativelib.DecodedImage;
 import dev.smoldpo.nativelib.Device;

@@ -3,7 +3,7 @@ package dev.smoldpo.train;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
-import dev.smoldpo.model.hf.ModelConfig;
+import dev.smoldpo.hf.ModelConfig;
 import dev.smoldpo.model.smolvlm.DpoCollator;
 import dev.smoldpo.model.smolvlm.DpoLayout;
 import dev.smoldpo.model.smolvlm.SmolVlmInputs;

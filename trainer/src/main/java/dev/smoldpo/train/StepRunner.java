@@ -1,7 +1,7 @@
 package dev.smoldpo.train;
 
 import ai.onnxruntime.OnnxTensor;
-import dev.smoldpo.model.hf.ModelConfig;
+import dev.smoldpo.hf.ModelConfig;
 import dev.smoldpo.model.smolvlm.DpoCollator;
 import dev.smoldpo.model.smolvlm.SmolVlmInputs;
 import dev.smoldpo.nativelib.Device;

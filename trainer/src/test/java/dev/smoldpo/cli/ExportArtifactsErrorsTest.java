@@ -5,11 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.smoldpo.model.demo.DemoModel;
-import dev.smoldpo.model.hf.ModelConfig;
-import dev.smoldpo.model.hf.SafetensorsDtype;
-import dev.smoldpo.model.hf.SafetensorsFile;
-import dev.smoldpo.model.hf.SafetensorsWriter;
-import dev.smoldpo.model.hf.TensorInfo;
+import dev.smoldpo.hf.ModelConfig;
+import dev.smoldpo.hf.SafetensorsDtype;
+import dev.smoldpo.hf.SafetensorsFile;
+import dev.smoldpo.hf.SafetensorsWriter;
+import dev.smoldpo.hf.TensorInfo;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.ByteBuffer;

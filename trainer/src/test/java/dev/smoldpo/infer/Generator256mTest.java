@@ -8,7 +8,7 @@ import dev.smoldpo.artifacts.AdamWConfig;
 import dev.smoldpo.artifacts.ArtifactFiles;
 import dev.smoldpo.export.deploy.DeploymentExporter;
 import dev.smoldpo.model.demo.RandomCheckpoint;
-import dev.smoldpo.model.hf.SafetensorsDtype;
+import dev.smoldpo.hf.SafetensorsDtype;
 import dev.smoldpo.model.lora.LoraConfig;
 import dev.smoldpo.model.smolvlm.DpoConfig;
 import dev.smoldpo.model.smolvlm.SmolVlmExporter;

@@ -8,7 +8,7 @@ import dev.smoldpo.cli.Main;
 import dev.smoldpo.data.DemoDataset;
 import dev.smoldpo.data.PreferenceExample;
 import dev.smoldpo.data.text.ChatMessage;
-import dev.smoldpo.model.hf.ModelConfig;
+import dev.smoldpo.hf.ModelConfig;
 import dev.smoldpo.nativelib.Device;
 import java.nio.file.Path;
 import java.util.List;

@@ -2,8 +2,8 @@ package dev.smoldpo.data.text;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.smoldpo.model.hf.HfFormatException;
-import dev.smoldpo.model.hf.JsonFiles;
+import dev.smoldpo.hf.HfFormatException;
+import dev.smoldpo.hf.JsonFiles;
 import com.hubspot.jinjava.Jinjava;
 import com.hubspot.jinjava.JinjavaConfig;
 import com.hubspot.jinjava.interpret.RenderResult;

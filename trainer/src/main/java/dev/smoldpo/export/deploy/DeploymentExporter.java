@@ -7,10 +7,11 @@ import dev.smoldpo.artifacts.OutputFolder;
 import dev.smoldpo.artifacts.Manifest;
 import dev.smoldpo.artifacts.checkpoint.Checkpoint;
 import dev.smoldpo.artifacts.checkpoint.CheckpointReader;
-import dev.smoldpo.model.hf.ModelConfig;
-import dev.smoldpo.model.hf.SafetensorsFile;
+import dev.smoldpo.hf.ModelConfig;
+import dev.smoldpo.hf.SafetensorsFile;
 import dev.smoldpo.model.smolvlm.FrozenWeights;
 import dev.smoldpo.model.smolvlm.MergedWeights;
+import dev.smoldpo.model.smolvlm.SmolVlmDeployment;
 import dev.smoldpo.model.smolvlm.SmolVlmGraph;
 import dev.smoldpo.onnx.DType;
 import dev.smoldpo.onnx.Graph;
@@ -29,7 +30,7 @@ import java.util.Map;
 
 /**
  * A deployment folder in the layout transformers.js and Optimum use for SmolVLM
- * (shared/reference/transformers-js-smolvlm-contract.md): {@code onnx/vision_encoder.onnx},
+ * (transformers.js src/models.js, its Idefics3/SmolVLM model classes): {@code onnx/vision_encoder.onnx},
  * {@code onnx/embed_tokens.onnx} and {@code onnx/decoder_model_merged.onnx} (prefill and decode in one
  * graph, with past/present key-value tensors), the LoRA adapters merged into the weights
  * (W + scale · B · A), plus config, generation config, tokenizer and processor files.
@@ -108,13 +109,17 @@ public final class DeploymentExporter {
         }
     }
 
+    /** The frozen (merged) model's deployment graphs over {@code g}: no adapters, no dropout. */
+    private static SmolVlmDeployment deployment(Graph g, ModelConfig config, MergedWeights weights) {
+        return new SmolVlmDeployment(new SmolVlmGraph(g, config, weights, Map.of(), Map.of(), null, false));
+    }
+
     static Graph visionGraph(ModelConfig config, MergedWeights weights) {
         Graph g = new Graph(VISION);
         int s = config.vision().imageSize();
         Value pixels = g.input("pixel_values", DType.FLOAT, Shape.of("batch_size", "num_images", 3, s, s));
         Value mask = g.input("pixel_attention_mask", DType.BOOL, Shape.of("batch_size", "num_images", s, s));
-        SmolVlmGraph model = new SmolVlmGraph(g, config, weights, Map.of(), Map.of(), null, false);
-        Value features = model.imageFeatures(model.visionInputsFromPixels(pixels, mask));
+        Value features = deployment(g, config, weights).imageFeatures(pixels, mask);
         g.output(g.node("Identity").in(features).outputNames("image_features").out());
         return g;
     }
@@ -122,8 +127,7 @@ public final class DeploymentExporter {
     static Graph embedGraph(ModelConfig config, MergedWeights weights) {
         Graph g = new Graph(EMBED);
         Value ids = g.input("input_ids", DType.INT64, Shape.of("batch_size", "sequence_length"));
-        SmolVlmGraph model = new SmolVlmGraph(g, config, weights, Map.of(), Map.of(), null, false);
-        g.output(g.node("Identity").in(model.embedTokens(ids)).outputNames("inputs_embeds").out());
+        g.output(g.node("Identity").in(deployment(g, config, weights).embedTokens(ids)).outputNames("inputs_embeds").out());
         return g;
     }
 
@@ -141,8 +145,8 @@ public final class DeploymentExporter {
             values.add(g.input("past_key_values." + l + ".value", DType.FLOAT, cache));
         }
         Value keep = g.input("num_logits_to_keep", DType.INT64, Shape.SCALAR);
-        SmolVlmGraph model = new SmolVlmGraph(g, config, weights, Map.of(), Map.of(), null, false);
-        SmolVlmGraph.DecoderStep step = model.decoderWithCache(embeds, mask, positions, keys, values, keep);
+        SmolVlmDeployment.DecoderStep step = deployment(g, config, weights).decoderWithCache(embeds, mask, positions, keys,
+                values, keep);
         g.output(g.node("Identity").in(step.logits()).outputNames("logits").out());
         for (int l = 0; l < t.numHiddenLayers(); l++) {
             g.output(g.node("Identity").in(step.presentKeys().get(l)).outputNames("present." + l + ".key").out());

@@ -1,8 +1,8 @@
 package dev.smoldpo.model.demo;
 
-import dev.smoldpo.model.hf.ModelConfig;
-import dev.smoldpo.model.hf.SafetensorsDtype;
-import dev.smoldpo.model.hf.SafetensorsWriter;
+import dev.smoldpo.hf.ModelConfig;
+import dev.smoldpo.hf.SafetensorsDtype;
+import dev.smoldpo.hf.SafetensorsWriter;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -2,7 +2,7 @@ package dev.smoldpo.model.smolvlm;
 
 import static dev.smoldpo.model.smolvlm.SmolVlmInputs.*;
 
-import dev.smoldpo.model.hf.ModelConfig;
+import dev.smoldpo.hf.ModelConfig;
 import dev.smoldpo.onnx.TensorData;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;

@@ -5,7 +5,7 @@ import dev.smoldpo.onnx.Graph;
 import dev.smoldpo.onnx.Value;
 
 /**
- * The DPO loss variants as graph ops (TRL's definitions, shared/reference/dpo.md), over per-pair
+ * The DPO loss variants as graph ops (TRL's definitions, trl/trainer/dpo_trainer.py dpo_loss), over per-pair
  * log-probs. With z = β(Δc − Δr), Δ = log π − log π_ref, and log σ(x) = −softplus(−x):
  * sigmoid (1−ε)·softplus(−z) + ε·softplus(z); robust ((1−ε)·softplus(−z) − ε·softplus(z))/(1−2ε);
  * hinge relu(1 − z); ipo (Δc' − Δr' − 1/(2β))² on length-normalised log-probs; apo_zero
@@ -14,7 +14,7 @@ import dev.smoldpo.onnx.Value;
 public final class DpoLossGraph {
     private DpoLossGraph() {}
 
-    public static Value weightedLoss(Graph g, DpoConfig dpo, SmolVlmGraph.CompletionScores s, Value refChosen,
+    public static Value weightedLoss(Graph g, DpoConfig dpo, DpoScoring.CompletionScores s, Value refChosen,
                                      Value refRejected, Value beta, Value pairWeight) {
         Value chosen = s.chosenLogps();
         Value rejected = s.rejectedLogps();

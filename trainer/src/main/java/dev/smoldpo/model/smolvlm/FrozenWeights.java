@@ -1,7 +1,7 @@
 package dev.smoldpo.model.smolvlm;
 
-import dev.smoldpo.model.hf.SafetensorsFile;
-import dev.smoldpo.model.hf.TensorInfo;
+import dev.smoldpo.hf.SafetensorsFile;
+import dev.smoldpo.hf.TensorInfo;
 import dev.smoldpo.onnx.DType;
 import dev.smoldpo.onnx.TensorSource;
 import java.io.IOException;

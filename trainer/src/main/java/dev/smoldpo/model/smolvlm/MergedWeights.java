@@ -1,6 +1,6 @@
 package dev.smoldpo.model.smolvlm;
 
-import dev.smoldpo.model.hf.SafetensorsFile;
+import dev.smoldpo.hf.SafetensorsFile;
 import dev.smoldpo.onnx.DType;
 import dev.smoldpo.onnx.TensorSource;
 import java.io.IOException;

@@ -4,7 +4,7 @@ import static dev.smoldpo.model.smolvlm.SmolVlmInputs.*;
 
 import dev.smoldpo.artifacts.ModelDefinition;
 import dev.smoldpo.artifacts.Parameter;
-import dev.smoldpo.model.hf.ModelConfig;
+import dev.smoldpo.hf.ModelConfig;
 import dev.smoldpo.model.lora.LoraConfig;
 import dev.smoldpo.model.lora.LoraTargets;
 import dev.smoldpo.onnx.DType;
@@ -37,7 +37,7 @@ public final class SmolVlmDpoModel implements ModelDefinition {
         this.lora = lora;
         this.dpo = dpo;
         this.seed = seed;
-        this.targets = SmolVlmGraph.adapterTargets(config, lora);
+        this.targets = adapterTargets(config, lora);
     }
 
     public List<LoraTargets.Target> targets() {
@@ -87,7 +87,7 @@ public final class SmolVlmDpoModel implements ModelDefinition {
         Value beta = g.input(BETA, DType.FLOAT, Shape.of(1));
         Value pairWeight = g.input(PAIR_WEIGHT, DType.FLOAT, Shape.of("pairs"));
         Value hidden = model.textHidden(text, model.imageFeatures(vision));
-        SmolVlmGraph.CompletionScores s = model.completionScores(hidden, text);
+        DpoScoring.CompletionScores s = DpoScoring.of(model, hidden, text);
         Value loss = DpoLossGraph.weightedLoss(g, dpo, s, refChosen, refRejected, beta, pairWeight);
         return new Forward(g.node("Identity").in(loss).outputNames(LOSS).out(), List.of(
                 g.node("Identity").in(s.chosenLogps()).outputNames(CHOSEN_LOGPS).out(),
@@ -107,12 +107,21 @@ public final class SmolVlmDpoModel implements ModelDefinition {
         SmolVlmGraph.VisionInputs vision = model.declareVisionInputs();
         SmolVlmGraph.TextInputs text = model.declareTextInputs();
         Value features = model.imageFeatures(vision);
-        SmolVlmGraph.CompletionScores s = model.completionScores(model.textHidden(text, features), text);
+        DpoScoring.CompletionScores s = DpoScoring.of(model, model.textHidden(text, features), text);
         g.output(g.node("Identity").in(s.chosenLogps()).outputNames(CHOSEN_LOGPS).out());
         g.output(g.node("Identity").in(s.rejectedLogps()).outputNames(REJECTED_LOGPS).out());
         if (!adaptsVision()) {
             g.output(g.node("Identity").in(features).outputNames(IMAGE_FEATURES).out());
         }
         return g;
+    }
+
+    /** Which of this config's linear layers get adapters under {@code lora}. */
+    static List<LoraTargets.Target> adapterTargets(ModelConfig config, LoraConfig lora) {
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        for (ModelConfig.WeightSpec w : config.expectedWeights()) {
+            shapes.put(w.name(), w.shape());
+        }
+        return LoraTargets.select(shapes, lora);
     }
 }

@@ -3,10 +3,10 @@ package dev.smoldpo.model.smolvlm;
 import dev.smoldpo.artifacts.AdamWConfig;
 import dev.smoldpo.artifacts.ArtifactBuilder;
 import dev.smoldpo.artifacts.ArtifactFiles;
-import dev.smoldpo.model.hf.HfFormatException;
-import dev.smoldpo.model.hf.ModelConfig;
-import dev.smoldpo.model.hf.SafetensorsFile;
-import dev.smoldpo.model.hf.WeightCheck;
+import dev.smoldpo.hf.HfFormatException;
+import dev.smoldpo.hf.ModelConfig;
+import dev.smoldpo.hf.SafetensorsFile;
+import dev.smoldpo.hf.WeightCheck;
 import dev.smoldpo.model.lora.LoraConfig;
 import dev.smoldpo.model.lora.LoraTargets;
 import dev.smoldpo.onnx.ModelWriter;
@@ -66,8 +66,8 @@ public final class SmolVlmExporter {
             }
         }
         ModelConfig config = ModelConfig.load(modelDir);
-        ProcessingFilesCheck.verify(modelDir, config);
         VisionActivation.of(config); // an unsupported vision_config.hidden_act fails here, before any work
+        ProcessingFilesCheck.verify(modelDir, config);
         try (SafetensorsFile file = SafetensorsFile.openRejectingNonFinite(weightsFile)) {
             WeightCheck.verify(config, file);
             SmolVlmDpoModel model = new SmolVlmDpoModel(config, new FrozenWeights(file), options.lora(), options.dpo(),

@@ -1,6 +1,6 @@
 package dev.smoldpo.model.smolvlm;
 
-import dev.smoldpo.model.hf.ModelConfig;
+import dev.smoldpo.hf.ModelConfig;
 import dev.smoldpo.onnx.Graph;
 import dev.smoldpo.onnx.Value;
 

@@ -53,7 +53,7 @@ class PromptExpanderTest {
             assertEquals(49152, tok.tokenId(G));
             assertEquals(49153, tok.tokenId("<row_1_col_1>"));
             assertEquals(49279, tok.tokenId("<end_of_utterance>"));
-            // 4x4 tiles + global at image_seq_len 64: 1,127 tokens for the image alone (smolvlm.md);
+            // 4x4 tiles + global at image_seq_len 64: 1,127 tokens for the image alone (transformers processing_idefics3.py);
             // row ends give 3 "\n" tokens and one "\n\n" token before the global image
             long[] ids = tok.encode(PromptExpander.imageString(new TileGrid(4, 4), 64));
             assertEquals(1127, ids.length);

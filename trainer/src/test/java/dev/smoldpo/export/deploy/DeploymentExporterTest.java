@@ -14,7 +14,7 @@ import dev.smoldpo.artifacts.checkpoint.CheckpointTensor;
 import dev.smoldpo.artifacts.checkpoint.CheckpointWriter;
 import dev.smoldpo.model.demo.DemoModel;
 import dev.smoldpo.model.demo.DemoSpec;
-import dev.smoldpo.model.hf.ModelConfig;
+import dev.smoldpo.hf.ModelConfig;
 import dev.smoldpo.model.lora.LoraConfig;
 import dev.smoldpo.model.smolvlm.DpoCollator;
 import dev.smoldpo.model.smolvlm.DpoConfig;

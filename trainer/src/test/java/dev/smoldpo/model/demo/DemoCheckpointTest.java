@@ -7,10 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.smoldpo.model.hf.ModelConfig;
-import dev.smoldpo.model.hf.SafetensorsDtype;
-import dev.smoldpo.model.hf.SafetensorsFile;
-import dev.smoldpo.model.hf.WeightCheck;
+import dev.smoldpo.hf.ModelConfig;
+import dev.smoldpo.hf.SafetensorsDtype;
+import dev.smoldpo.hf.SafetensorsFile;
+import dev.smoldpo.hf.WeightCheck;
 import dev.smoldpo.testing.SharedModels;
 import java.io.IOException;
 import java.nio.file.Files;

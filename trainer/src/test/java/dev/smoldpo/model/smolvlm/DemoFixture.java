@@ -9,7 +9,7 @@ import dev.smoldpo.artifacts.ArtifactFiles;
 import dev.smoldpo.artifacts.Parameter;
 import dev.smoldpo.model.demo.DemoModel;
 import dev.smoldpo.model.demo.DemoSpec;
-import dev.smoldpo.model.hf.ModelConfig;
+import dev.smoldpo.hf.ModelConfig;
 import dev.smoldpo.model.lora.LoraConfig;
 import dev.smoldpo.onnx.TensorData;
 import dev.smoldpo.runtime.OrtRuntime;

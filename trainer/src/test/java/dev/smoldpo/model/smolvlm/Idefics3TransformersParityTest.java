@@ -8,8 +8,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.smoldpo.artifacts.ArtifactFiles;
-import dev.smoldpo.model.hf.ModelConfig;
-import dev.smoldpo.model.hf.SafetensorsFile;
+import dev.smoldpo.hf.ModelConfig;
+import dev.smoldpo.hf.SafetensorsFile;
 import dev.smoldpo.onnx.DType;
 import dev.smoldpo.onnx.Graph;
 import dev.smoldpo.onnx.ModelWriter;
@@ -128,7 +128,7 @@ class Idefics3TransformersParityTest {
         return Math.abs(ours - theirs) / (Math.abs(theirs) + 1);
     }
 
-    /** The fixture checkpoint with tokenizer.json (not read by the graphs) and the vision activation set. */
+    /** The fixture checkpoint with processing files the export accepts (not read by the graphs) and the vision activation set. */
     private Path checkpoint(String activation) throws Exception {
         Path dir = root.resolve("idefics3-tiny-" + activation);
         Files.createDirectories(dir);
@@ -136,7 +136,8 @@ class Idefics3TransformersParityTest {
         ObjectNode config = (ObjectNode) JSON.readTree(Fixtures.path("idefics3-tiny/config.json").toFile());
         ((ObjectNode) config.get("vision_config")).put("hidden_act", activation);
         JSON.writeValue(dir.resolve("config.json").toFile(), config);
-        Files.writeString(dir.resolve("tokenizer.json"), "{}");
+        ModelConfig parsed = ModelConfig.load(dir);
+        TinyProcessingFiles.write(dir, parsed.vocabSize(), parsed.vision().imageSize(), parsed.imageSeqLen());
         return dir;
     }
 

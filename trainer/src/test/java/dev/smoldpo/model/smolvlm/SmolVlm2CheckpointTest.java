@@ -12,8 +12,8 @@ import dev.smoldpo.artifacts.ArtifactFiles;
 import dev.smoldpo.artifacts.checkpoint.Checkpoint;
 import dev.smoldpo.artifacts.checkpoint.CheckpointReader;
 import dev.smoldpo.artifacts.checkpoint.CheckpointTensor;
-import dev.smoldpo.model.demo.DemoCheckpoint;
-import dev.smoldpo.model.hf.ModelConfig;
+import dev.smoldpo.model.demo.DemoModel;
+import dev.smoldpo.hf.ModelConfig;
 import dev.smoldpo.onnx.TensorData;
 import dev.smoldpo.runtime.OrtTensors;
 import dev.smoldpo.train.TrainingSession;
@@ -40,8 +40,7 @@ class SmolVlm2CheckpointTest {
 
     /** The demo checkpoint (same weights) with its config.json rewritten in SmolVLM2's form. */
     static Path smolVlm2Checkpoint(Path dir) throws Exception {
-        DemoCheckpoint.write(dir, 7);
-        Files.writeString(dir.resolve("tokenizer.json"), "{}"); // the graphs do not read it
+        DemoModel.write(dir, 7);
         ObjectNode config = (ObjectNode) JSON.readTree(dir.resolve("config.json").toFile());
         config.put("model_type", "smolvlm");
         config.putArray("architectures").add("SmolVLMForConditionalGeneration");
@@ -122,8 +121,6 @@ class SmolVlm2CheckpointTest {
     }
 
     private static Path exportedDemo(Path dir) throws Exception {
-        DemoCheckpoint.write(dir, 7);
-        Files.writeString(dir.resolve("tokenizer.json"), "{}");
-        return dir;
+        return DemoModel.write(dir, 7);
     }
 }

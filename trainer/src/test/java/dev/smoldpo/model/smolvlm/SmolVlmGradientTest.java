@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.onnxruntime.OrtSession;
 import dev.smoldpo.artifacts.ArtifactBuilder;
-import dev.smoldpo.model.hf.SafetensorsFile;
+import dev.smoldpo.hf.SafetensorsFile;
 import dev.smoldpo.onnx.ModelWriter;
 import dev.smoldpo.onnx.SharedWeights;
 import dev.smoldpo.onnx.TensorData;

@@ -122,7 +122,7 @@ class TrlDpoLossParityTest {
         Value refRejected = dpo.referenceFree() ? null : g.input("ref_rejected", DType.FLOAT, Shape.of("pairs"));
         Value beta = g.input("beta", DType.FLOAT, Shape.of(1));
         Value weight = g.input("pair_weight", DType.FLOAT, Shape.of("pairs"));
-        SmolVlmGraph.CompletionScores scores = new SmolVlmGraph.CompletionScores(chosen, rejected, chosenLength,
+        DpoScoring.CompletionScores scores = new DpoScoring.CompletionScores(chosen, rejected, chosenLength,
                 rejectedLength, null, null);
         Value loss = DpoLossGraph.weightedLoss(g, dpo, scores, refChosen, refRejected, beta, weight);
         g.output(g.node("Identity").in(loss).outputNames("loss").out());

@@ -10,9 +10,9 @@ import ai.onnxruntime.OrtSession;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.smoldpo.artifacts.ArtifactFiles;
-import dev.smoldpo.model.demo.DemoCheckpoint;
+import dev.smoldpo.model.demo.DemoModel;
 import dev.smoldpo.model.demo.DemoSpec;
-import dev.smoldpo.model.hf.ModelConfig;
+import dev.smoldpo.hf.ModelConfig;
 import dev.smoldpo.onnx.ModelSummary;
 import dev.smoldpo.onnx.TensorData;
 import java.nio.file.Files;
@@ -31,8 +31,7 @@ class VisionActivationTest {
 
     private Path demoWithActivation(String name, String act) throws Exception {
         Path dir = root.resolve(name);
-        DemoCheckpoint.write(dir, 7);
-        Files.writeString(dir.resolve("tokenizer.json"), "{}");
+        DemoModel.write(dir, 7);
         ObjectNode config = (ObjectNode) JSON.readTree(dir.resolve("config.json").toFile());
         ((ObjectNode) config.get("vision_config")).put("hidden_act", act);
         JSON.writeValue(dir.resolve("config.json").toFile(), config);

@@ -1,7 +1,7 @@
 package dev.smoldpo.model.smolvlm.reference;
 
-import dev.smoldpo.model.hf.ModelConfig;
-import dev.smoldpo.model.hf.SafetensorsFile;
+import dev.smoldpo.hf.ModelConfig;
+import dev.smoldpo.hf.SafetensorsFile;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,4 +1,4 @@
-package dev.smoldpo.model.hf;
+package dev.smoldpo.hf;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

@@ -1,4 +1,4 @@
-package dev.smoldpo.model.hf;
+package dev.smoldpo.hf;
 
 import java.io.IOException;
 import java.io.InputStream;

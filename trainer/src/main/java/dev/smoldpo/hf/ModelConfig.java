@@ -1,4 +1,4 @@
-package dev.smoldpo.model.hf;
+package dev.smoldpo.hf;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;

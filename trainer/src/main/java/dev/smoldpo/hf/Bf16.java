@@ -1,4 +1,4 @@
-package dev.smoldpo.model.hf;
+package dev.smoldpo.hf;
 
 /** bfloat16 bit conversions. */
 public final class Bf16 {

@@ -1,4 +1,4 @@
-package dev.smoldpo.model.hf;
+package dev.smoldpo.hf;
 
 import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonProcessingException;
