@@ -15,6 +15,9 @@ import java.util.Map;
  * The vector-Jacobian rule of every differentiable op, written with standard ONNX ops so that the
  * gradient graphs run in any ORT session (and in float64 where ORT's CPU kernels allow it).
  * Formulas follow the usual calculus; see each rule's comment.
+ *
+ * <p>Longer than the project's ~400 lines on purpose: it is one table, a rule per op in the order of
+ * {@link dev.smoldpo.onnx.OpSchemas}, read by looking a rule up; splitting it would scatter the table.
  */
 public final class VjpRules {
     private static final Map<String, Vjp> RULES = new HashMap<>();

@@ -36,6 +36,7 @@ final class TrainRun {
     private final RunCheckpoints checkpoints;
     private final TrainLogger log;
     private final DpoData data;
+    private long nonFiniteInARow;
 
     TrainRun(TrainConfig config, TrainingPlan plan, PairStream stream, ReferenceScorer reference, StepRunner runner,
              Evaluator evaluator, Sections sections, RunCheckpoints checkpoints, TrainLogger log, DpoData data) {
@@ -53,15 +54,13 @@ final class TrainRun {
 
     Result loop(TrainingSession session, RunState state, GracefulStop stop, long stopAfterStep) throws Exception {
         Map<String, Double> firstEval = null;
-        Map<String, Double> lastEval = null;
         if (config.evalOnStart() && state.globalStep() == 0 && data.testIndices().length > 0) {
             firstEval = evaluator.evaluate(session, DpoData.Split.TEST);
             log.eval(0, 0, firstEval);
         }
+        Map<String, Double> lastEval = null;
         String ending = COMPLETED;
-        Exception failure = null;
-        long nonFiniteInARow = 0;
-        for (long step = state.globalStep(); step < plan.totalSteps(); step++) {
+        for (long step = state.globalStep(); step < plan.totalSteps() && ending.equals(COMPLETED); step++) {
             if (stop.requested()) {
                 ending = INTERRUPTED;
                 break;
@@ -70,27 +69,12 @@ final class TrainRun {
             List<PairEncoder.Encoded> pairs = stream.pairs(step);
             sections.add("data", started);
             StepRunner.Outcome outcome = pairs.isEmpty() ? null : train(session, pairs, step);
-            if (outcome == null) {
-                state = state.withSkipped("empty_steps", 1);
-                log.message("step " + (step + 1) + ": every pair was unusable (see the skip counts); no update");
-            } else if (!outcome.finite()) {
-                nonFiniteInARow++;
-                state = state.withSkipped("nonfinite_steps", 1);
-                log.message("step " + (step + 1) + ": non-finite loss, step skipped (" + nonFiniteInARow + " in a row)");
-            } else {
-                nonFiniteInARow = 0;
-            }
+            state = advance(account(state, outcome, step), step, outcome, started);
             long done = step + 1;
-            TrainingPlan.Span span = plan.span(step);
-            state = state.afterStep(done, plan.epochAfter(done), span.epoch(), span.to(), done, plan.pairsAfter(done),
-                    state.tokensSeen() + (outcome == null ? 0 : outcome.tokens()),
-                    state.trainSeconds() + (System.nanoTime() - started) / 1e9);
             boolean last = done == plan.totalSteps();
             log.step(done, last, state.epoch(), outcome, counters(state, step));
             if (nonFiniteInARow >= Math.max(1, config.maxNonfiniteSteps())) {
                 ending = NON_FINITE;
-                failure = new IllegalStateException(nonFiniteInARow + " steps in a row had a non-finite loss; stopping "
-                        + "(lower the learning rate, or raise max_nonfinite_steps); the last finite weights are saved");
                 break;
             }
             if (evalDue(step, last)) {
@@ -98,20 +82,54 @@ final class TrainRun {
                 log.eval(done, state.epoch(), lastEval);
             }
             if (saveDue(step, last)) {
-                checkpoints.save(done, state, path -> session.ort().saveCheckpoint(path, true));
+                save(session, state);
             }
-            if (stopAfterStep > 0 && done == stopAfterStep) {
+            if (done == stopAfterStep) {
                 log.message("stopping after step " + stopAfterStep + " as asked");
                 ending = STOPPED_AFTER_STEP;
-                break;
             }
         }
-        Path finalCheckpoint = RunCheckpoints.dirFor(checkpoints.outputDir(), state.globalStep());
-        if (state.globalStep() > 0 && !Files.isDirectory(finalCheckpoint)) {
-            checkpoints.save(state.globalStep(), state, path -> session.ort().saveCheckpoint(path, true));
-            log.message("saved " + finalCheckpoint + " (" + ending.replace('_', ' ') + ")");
+        saveLastStep(session, state, ending);
+        return new Result(state, ending, firstEval, lastEval, !ending.equals(NON_FINITE) ? null
+                : new IllegalStateException(nonFiniteInARow + " steps in a row had a non-finite loss; stopping (lower the "
+                        + "learning rate, or raise max_nonfinite_steps); the last finite weights are saved"));
+    }
+
+    /** Counts a step without usable pairs, or with a non-finite loss (in a row). */
+    private RunState account(RunState state, StepRunner.Outcome outcome, long step) {
+        if (outcome == null) {
+            log.message("step " + (step + 1) + ": every pair was unusable (see the skip counts); no update");
+            return state.withSkipped("empty_steps", 1);
         }
-        return new Result(state, ending, firstEval, lastEval, failure);
+        if (!outcome.finite()) {
+            nonFiniteInARow++;
+            log.message("step " + (step + 1) + ": non-finite loss, step skipped (" + nonFiniteInARow + " in a row)");
+            return state.withSkipped("nonfinite_steps", 1);
+        }
+        nonFiniteInARow = 0;
+        return state;
+    }
+
+    /** The run's position after step {@code step}: steps, epoch, pairs and tokens taken, seconds spent. */
+    private RunState advance(RunState state, long step, StepRunner.Outcome outcome, long startedNanos) {
+        long done = step + 1;
+        TrainingPlan.Span span = plan.span(step);
+        return state.afterStep(done, plan.epochAfter(done), span.epoch(), span.to(), done, plan.pairsAfter(done),
+                state.tokensSeen() + (outcome == null ? 0 : outcome.tokens()),
+                state.trainSeconds() + (System.nanoTime() - startedNanos) / 1e9);
+    }
+
+    private void save(TrainingSession session, RunState state) throws Exception {
+        checkpoints.save(state.globalStep(), state, path -> session.ort().saveCheckpoint(path, true));
+    }
+
+    /** Whatever ended the run, its last completed step is a checkpoint. */
+    private void saveLastStep(TrainingSession session, RunState state, String ending) throws Exception {
+        Path last = RunCheckpoints.dirFor(checkpoints.outputDir(), state.globalStep());
+        if (state.globalStep() > 0 && !Files.isDirectory(last)) {
+            save(session, state);
+            log.message("saved " + last + " (" + ending.replace('_', ' ') + ")");
+        }
     }
 
     /** Reference log-probs, then trainStep over the micro-batches, then optimizerStep when every loss was finite. */
