@@ -1,4 +1,4 @@
-package dev.smoldpo.model.hub;
+package dev.smoldpo.hf.hub;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;

@@ -1,4 +1,4 @@
-package dev.smoldpo.model.hub;
+package dev.smoldpo.hf.hub;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;

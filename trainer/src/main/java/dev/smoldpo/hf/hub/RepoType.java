@@ -1,4 +1,4 @@
-package dev.smoldpo.model.hub;
+package dev.smoldpo.hf.hub;
 
 /**
  * The kind of hub repository: it decides the URL paths and the cache folder prefix, as in
