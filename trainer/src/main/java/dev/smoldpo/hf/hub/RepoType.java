@@ -62,4 +62,9 @@ public enum RepoType {
     String example() {
         return example;
     }
+
+    /** The repository id as messages name it: {@code org/name} for models, {@code dataset org/name} for datasets. */
+    String named(String repoId) {
+        return this == MODEL ? repoId : noun + " " + repoId;
+    }
 }
