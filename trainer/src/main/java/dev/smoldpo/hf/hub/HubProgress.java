@@ -1,5 +1,7 @@
 package dev.smoldpo.hf.hub;
 
+import dev.smoldpo.progress.ProgressMeters;
+import dev.smoldpo.progress.ProgressUnit;
 import java.io.PrintStream;
 
 /**
@@ -18,13 +20,23 @@ public interface HubProgress {
     /** Reports nothing. */
     HubProgress NONE = (file, done, total) -> {};
 
-    /** A single updating line on standard error (one line per file when it is not a terminal). */
+    /**
+     * On standard error, one meter per file in the variant {@link ProgressMeters#mode()} picks: a live bar
+     * with sizes and MiB/s on an interactive terminal, plain periodic lines otherwise, nothing with
+     * {@code -Dsmoldpo.progress=none}.
+     */
     static HubProgress console() {
-        return new ConsoleProgress(System.err, System.console() != null);
+        return new PerFileMeters((file, total, initial) ->
+                ProgressMeters.console(file, total, initial, System.err, ProgressUnit.BYTES));
     }
 
-    /** A single updating line on {@code out}; {@code interactive=false} prints one line per finished file. */
+    /**
+     * On {@code out}: a live bar per file when {@code interactive}, else plain lines (periodic, and one when
+     * a file is finished).
+     */
     static HubProgress console(PrintStream out, boolean interactive) {
-        return new ConsoleProgress(out, interactive);
+        ProgressMeters.Mode mode = interactive ? ProgressMeters.Mode.BAR : ProgressMeters.Mode.PLAIN;
+        return new PerFileMeters((file, total, initial) ->
+                ProgressMeters.open(mode, file, total, initial, out, ProgressUnit.BYTES));
     }
 }
