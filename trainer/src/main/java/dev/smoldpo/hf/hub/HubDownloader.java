@@ -33,7 +33,11 @@ public final class HubDownloader implements AutoCloseable {
     public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(10);
     public static final Duration DEFAULT_READ_TIMEOUT = Duration.ofSeconds(60);
 
-    /** The files SmolVLM needs; only config.json and model.safetensors are required. */
+    /**
+     * The files SmolVLM needs. Required: config.json, model.safetensors, and the image processor's
+     * preprocessor_config.json and processor_config.json, which the export checks against config.json (a
+     * download without them would only fail later, at export).
+     */
     public static final List<WantedFile> SMOLVLM_FILES = List.of(
             WantedFile.required("config.json"),
             WantedFile.required("model.safetensors"),
@@ -42,8 +46,8 @@ public final class HubDownloader implements AutoCloseable {
             WantedFile.optional("special_tokens_map.json"),
             WantedFile.optional("added_tokens.json"),
             WantedFile.optional("chat_template.json"),
-            WantedFile.optional("preprocessor_config.json"),
-            WantedFile.optional("processor_config.json"),
+            WantedFile.required("preprocessor_config.json"),
+            WantedFile.required("processor_config.json"),
             WantedFile.optional("generation_config.json"));
 
     private final HubApiClient api;
