@@ -51,7 +51,8 @@ final class PlainProgressLines implements ProgressMeter {
         if (done > 0 && total > current) {
             b.append(" eta ").append(ProgressMeters.formatDuration(Duration.ofNanos((long) ((double) (now - start) / done * (total - current)))));
         }
-        String rate = done > 0 && now > start ? unit.rate(done / ((now - start) / 1e9)) : null;
+        boolean measured = done > 0 && now - start >= ProgressMeters.MIN_RATE_WINDOW.toNanos();
+        String rate = measured ? unit.rate(done / ((now - start) / 1e9)) : null;
         if (rate != null) {
             b.append(" | ").append(rate);
         }

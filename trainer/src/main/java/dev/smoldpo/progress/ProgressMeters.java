@@ -21,6 +21,9 @@ public final class ProgressMeters {
     /** How often plain lines are printed at most (besides the last one). */
     public static final Duration PLAIN_INTERVAL = Duration.ofSeconds(30);
 
+    /** A rate measured over less time than this is noise (a file that came in one chunk), so none is shown. */
+    static final Duration MIN_RATE_WINDOW = Duration.ofMillis(50);
+
     /** The variants. */
     public enum Mode {
         BAR,

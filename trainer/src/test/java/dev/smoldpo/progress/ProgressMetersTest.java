@@ -67,6 +67,17 @@ class ProgressMetersTest {
     }
 
     @Test
+    void noRateIsShownForAFileThatTookUnder50Ms() {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        AtomicLong now = new AtomicLong();
+        ProgressMeter m = ProgressMeters.plain("config.json", 1000, 0, printer(bytes), ProgressUnit.BYTES,
+                Duration.ofSeconds(30), now::get);
+        now.set(Duration.ofMillis(10).toNanos());
+        m.update(1000, "");
+        assertEquals("config.json: 1000 B / 1000 B (100.0%) elapsed 0:00:00\n", bytes.toString(StandardCharsets.UTF_8));
+    }
+
+    @Test
     void aByteBarShowsSizesPercentAndRate() throws InterruptedException {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         try (ProgressMeter m = ProgressMeters.bar("weights.bin", 4 * MIB, MIB, printer(bytes), ProgressUnit.BYTES)) {
