@@ -1,4 +1,4 @@
-package dev.smoldpo.model.hub;
+package dev.smoldpo.hf.hub;
 
 /**
  * The kind of hub repository: it decides the URL paths and the cache folder prefix, as in
@@ -61,5 +61,10 @@ public enum RepoType {
     /** An example repository id, for error messages. */
     String example() {
         return example;
+    }
+
+    /** The repository id as messages name it: {@code org/name} for models, {@code dataset org/name} for datasets. */
+    String named(String repoId) {
+        return this == MODEL ? repoId : noun + " " + repoId;
     }
 }

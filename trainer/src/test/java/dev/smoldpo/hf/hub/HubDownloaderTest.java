@@ -1,4 +1,4 @@
-package dev.smoldpo.model.hub;
+package dev.smoldpo.hf.hub;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -116,11 +116,37 @@ class HubDownloaderTest {
         }
     }
 
+    /** Adds the image processor files {@link HubDownloader#SMOLVLM_FILES} requires to {@link #REPO}. */
+    void addProcessorConfigs() {
+        hub.repos.get(REPO)
+                .file("preprocessor_config.json", "{\"max_image_size\":{\"longest_edge\":512}}".getBytes(StandardCharsets.UTF_8))
+                .file("processor_config.json", "{\"image_seq_len\":64}".getBytes(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void smolvlmFilesRequireTheImageProcessorConfigs() throws IOException {
+        for (String name : List.of("config.json", "model.safetensors", "preprocessor_config.json", "processor_config.json")) {
+            assertTrue(HubDownloader.SMOLVLM_FILES.contains(WantedFile.required(name)), name);
+        }
+        try (HubDownloader d = builder().build()) {
+            HubException e = assertThrows(HubException.class, () -> d.download(REPO, "main", HubDownloader.SMOLVLM_FILES));
+            assertEquals(HubException.Kind.NOT_FOUND, e.kind());
+            assertTrue(e.getMessage().contains("file preprocessor_config.json not found in " + REPO), e.getMessage());
+            assertTrue(d.cachedSnapshot(REPO, "main", HubDownloader.SMOLVLM_FILES).isEmpty());
+
+            hub.repos.get(REPO).file("preprocessor_config.json", "{}".getBytes(StandardCharsets.UTF_8));
+            HubException p = assertThrows(HubException.class, () -> d.download(REPO, "main", HubDownloader.SMOLVLM_FILES));
+            assertTrue(p.getMessage().contains("file processor_config.json not found in " + REPO), p.getMessage());
+        }
+    }
+
     @Test
     void explicitListSkipsOptionalFilesTheRepoLacks() throws IOException {
+        addProcessorConfigs();
         try (HubDownloader d = builder().build()) {
             Snapshot s = d.download(REPO, "main", HubDownloader.SMOLVLM_FILES);
-            assertEquals(List.of("config.json", "model.safetensors", "tokenizer.json"), s.files());
+            assertEquals(List.of("config.json", "model.safetensors", "tokenizer.json", "preprocessor_config.json",
+                    "processor_config.json"), s.files());
             assertTrue(s.skipped().contains("chat_template.json"));
             assertFalse(Files.exists(s.dir().resolve("onnx")), "files not asked for are not fetched");
             assertTrue(hub.seenBy("hub").stream().noneMatch(r -> r.path().contains("chat_template")),
@@ -449,6 +475,7 @@ class HubDownloaderTest {
 
     @Test
     void offlineFallsBackToACompleteCachedSnapshot() throws IOException {
+        addProcessorConfigs();
         try (HubDownloader d = builder().build()) {
             d.download(REPO, "main", HubDownloader.SMOLVLM_FILES);
         }
