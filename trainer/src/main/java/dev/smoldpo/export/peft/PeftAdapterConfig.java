@@ -125,7 +125,7 @@ final class PeftAdapterConfig {
         }
     }
 
-    private static String preview(List<String> names) {
+    static String preview(List<String> names) {
         return names.size() <= 3 ? names.toString()
                 : names.subList(0, 3) + " and " + (names.size() - 3) + " more";
     }

@@ -20,6 +20,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -202,7 +203,7 @@ public final class PeftAdapterExporter {
         }
         if (!other.isEmpty()) {
             throw new IllegalArgumentException("checkpoint " + file + " has trainable parameters that are not LoRA "
-                    + "tensors, which a PEFT LoRA adapter cannot hold: " + preview(other));
+                    + "tensors, which a PEFT LoRA adapter cannot hold: " + PeftAdapterConfig.preview(other));
         }
         Set<String> modules = new LinkedHashSet<>(as.keySet());
         modules.addAll(bs.keySet());

@@ -41,7 +41,7 @@ public final class HubDownloader implements AutoCloseable {
     public static final List<WantedFile> SMOLVLM_FILES = List.of(
             WantedFile.required("config.json"),
             WantedFile.required("model.safetensors"),
-            WantedFile.optional("tokenizer.json"),
+            WantedFile.required("tokenizer.json"),
             WantedFile.optional("tokenizer_config.json"),
             WantedFile.optional("special_tokens_map.json"),
             WantedFile.optional("added_tokens.json"),

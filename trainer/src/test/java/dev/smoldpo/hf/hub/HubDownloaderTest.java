@@ -116,7 +116,7 @@ class HubDownloaderTest {
         }
     }
 
-    /** Adds the image processor files {@link HubDownloader#SMOLVLM_FILES} requires to {@link #REPO}. */
+    /** Adds the image processor files {@link HubDownloader#SMOLVLM_FILES} requires to {@link #REPO} (which has tokenizer.json). */
     void addProcessorConfigs() {
         hub.repos.get(REPO)
                 .file("preprocessor_config.json", "{\"max_image_size\":{\"longest_edge\":512}}".getBytes(StandardCharsets.UTF_8))
@@ -125,7 +125,8 @@ class HubDownloaderTest {
 
     @Test
     void smolvlmFilesRequireTheImageProcessorConfigs() throws IOException {
-        for (String name : List.of("config.json", "model.safetensors", "preprocessor_config.json", "processor_config.json")) {
+        for (String name : List.of("config.json", "model.safetensors", "tokenizer.json", "preprocessor_config.json",
+                "processor_config.json")) {
             assertTrue(HubDownloader.SMOLVLM_FILES.contains(WantedFile.required(name)), name);
         }
         try (HubDownloader d = builder().build()) {
