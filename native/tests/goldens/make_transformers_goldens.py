@@ -36,9 +36,6 @@ refuses (get_resize_output_image_size raises when longest_edge > 1820); the "rea
 use that file's other values with longest_edge 1536, the largest tile multiple v4.46.0 accepts.
 """
 import hashlib
-import importlib.abc
-import importlib.machinery
-import importlib.util
 import io
 import json
 import os
@@ -57,59 +54,10 @@ REAL_CONFIG = "/work/shared/models/SmolVLM-256M-Instruct/preprocessor_config.jso
 MAX_VALUES_BYTES = 16 * 1024  # keep float32 dumps only for small cases; larger ones by hash
 
 # Third-party modules imported by transformers' utils/hub code but never used by the image
-# processor; replaced only when missing.
-OPTIONAL_THIRD_PARTY = ["huggingface_hub", "safetensors", "tokenizers", "regex", "requests", "tqdm",
-                        "filelock", "yaml"]
-# The attributes of a stand-in that transformers reads at import time as real values.
-STAND_IN_VALUES = {
-    "huggingface_hub.constants": {"HF_HOME": "/nonexistent/hf", "HF_HUB_CACHE": "/nonexistent/hf/hub",
-                                  "HUGGINGFACE_HUB_CACHE": "/nonexistent/hf/hub", "HF_HUB_OFFLINE": True,
-                                  "HF_HUB_DISABLE_TELEMETRY": True},
-}
-
-
-class _Inert:
-    """Any attribute, call or base-class use of a stand-in yields another inert object."""
-
-    def __init__(self, *args, **kwargs):
-        pass
-
-    def __call__(self, *args, **kwargs):
-        return _Inert()
-
-    def __getattr__(self, name):
-        return _Inert()
-
-    def __mro_entries__(self, bases):
-        return (object,)
-
-
-class _StandInModule(types.ModuleType):
-    def __getattr__(self, name):
-        values = STAND_IN_VALUES.get(self.__name__, {})
-        if name in values:
-            return values[name]
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return _Inert()
-
-
-class _StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    def __init__(self, roots):
-        self.roots = set(roots)
-
-    def find_spec(self, name, path, target=None):
-        if name.split(".")[0] in self.roots:
-            return importlib.machinery.ModuleSpec(name, self, is_package=True)
-        return None
-
-    def create_module(self, spec):
-        module = _StandInModule(spec.name)
-        module.__path__ = []
-        return module
-
-    def exec_module(self, module):
-        pass
+# processor, with the versions v4.46.0 was released against; replaced only when missing.
+THIRD_PARTY = {"huggingface_hub": "0.26.0", "safetensors": "0.4.5", "tokenizers": "0.20.1", "regex": "2024.9.11",
+               "requests": "2.32.3", "tqdm": "4.66.5", "filelock": "3.16.1", "yaml": "6.0.2"}
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 
 
 def import_transformers(src):
@@ -119,8 +67,9 @@ def import_transformers(src):
     version = version_line.split("=")[1].strip().strip('"')
     if version != "4.46.0":
         sys.exit("expected the transformers v4.46.0 sources, %s has %s" % (root, version))
-    missing = [m for m in OPTIONAL_THIRD_PARTY if importlib.util.find_spec(m) is None]
-    sys.meta_path.insert(0, _StandInFinder(missing))
+    sys.path.insert(0, os.path.join(REPO, "tools", "fixtures"))
+    import stubs  # the project's stand-ins for packages Debian lacks (tools/fixtures/stubs.py)
+    missing = stubs.install(THIRD_PARTY, stubs.hub_values("/nonexistent/hf"))
     for name, sub in (("transformers", ""), ("transformers.models", "models"),
                       ("transformers.models.idefics3", os.path.join("models", "idefics3"))):
         package = types.ModuleType(name)

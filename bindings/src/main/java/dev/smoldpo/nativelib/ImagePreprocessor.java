@@ -77,44 +77,46 @@ public final class ImagePreprocessor {
         return run(images, arena, null);
     }
 
+    /** A batch planned by the native library: descriptors, config, per-image plans and the batch plan, in one arena. */
+    private record Plan(MemorySegment descs, MemorySegment cfg, MemorySegment plans, MemorySegment batch, MemorySegment err) {}
+
+    private Plan plan(List<DecodedImage> images, Arena call) {
+        MemorySegment descs = describe(images, call);
+        MemorySegment cfg = config.toNative(call);
+        MemorySegment batch = smoldpo_batch_plan.allocate(call);
+        MemorySegment plans = smoldpo_image_plan.allocateArray(images.size(), call);
+        MemorySegment err = SmolDpoNative.newError(call);
+        int rc = smoldpo_h.smoldpo_preprocess_plan(descs, images.size(), cfg, plans, batch, err);
+        SmolDpoNative.check(rc, err, "smoldpo_preprocess_plan", device);
+        return new Plan(descs, cfg, plans, batch, err);
+    }
+
     private PreprocessResult run(List<DecodedImage> images, Arena out, Arena owned) {
         try (Arena call = Arena.ofConfined()) {
-            MemorySegment descs = describe(images, call);
-            MemorySegment cfg = config.toNative(call);
-            MemorySegment batch = smoldpo_batch_plan.allocate(call);
-            MemorySegment plans = smoldpo_image_plan.allocateArray(images.size(), call);
-            MemorySegment err = SmolDpoNative.newError(call);
-            int rc = smoldpo_h.smoldpo_preprocess_plan(descs, images.size(), cfg, plans, batch, err);
-            SmolDpoNative.check(rc, err, "smoldpo_preprocess_plan", device);
-            long nValues = smoldpo_batch_plan.pixel_values_len(batch);
-            long nMask = smoldpo_batch_plan.pixel_mask_len(batch);
+            Plan p = plan(images, call);
+            long nValues = smoldpo_batch_plan.pixel_values_len(p.batch());
+            long nMask = smoldpo_batch_plan.pixel_mask_len(p.batch());
             MemorySegment values = out.allocate(nValues * Float.BYTES, 64);
             MemorySegment mask = out.allocate(nMask, 64);
-            rc = smoldpo_h.smoldpo_preprocess(device.code(), descs, images.size(), cfg, plans, values, nValues,
-                    mask, nMask, err);
-            SmolDpoNative.check(rc, err, "smoldpo_preprocess", device);
-            return new PreprocessResult(owned, values, mask, grids(plans, images.size()),
-                    smoldpo_batch_plan.total_tiles(batch), smoldpo_batch_plan.canvas_height(batch),
-                    smoldpo_batch_plan.canvas_width(batch));
+            int rc = smoldpo_h.smoldpo_preprocess(device.code(), p.descs(), images.size(), p.cfg(), p.plans(), values, nValues,
+                    mask, nMask, p.err());
+            SmolDpoNative.check(rc, p.err(), "smoldpo_preprocess", device);
+            return new PreprocessResult(owned, values, mask, grids(p.plans(), images.size()),
+                    smoldpo_batch_plan.total_tiles(p.batch()), smoldpo_batch_plan.canvas_height(p.batch()),
+                    smoldpo_batch_plan.canvas_width(p.batch()));
         }
     }
 
     /** The pipeline stopped before rescale/normalise: uint8 [totalTiles, 3, H, W] (for parity checks). */
     public Uint8Result preprocessUint8(List<DecodedImage> images) {
         try (Arena call = Arena.ofConfined()) {
-            MemorySegment descs = describe(images, call);
-            MemorySegment cfg = config.toNative(call);
-            MemorySegment batch = smoldpo_batch_plan.allocate(call);
-            MemorySegment plans = smoldpo_image_plan.allocateArray(images.size(), call);
-            MemorySegment err = SmolDpoNative.newError(call);
-            int rc = smoldpo_h.smoldpo_preprocess_plan(descs, images.size(), cfg, plans, batch, err);
-            SmolDpoNative.check(rc, err, "smoldpo_preprocess_plan", device);
-            long n = smoldpo_batch_plan.pixel_values_len(batch);
+            Plan p = plan(images, call);
+            long n = smoldpo_batch_plan.pixel_values_len(p.batch());
             MemorySegment px = call.allocate(n);
-            rc = smoldpo_h.smoldpo_preprocess_u8(device.code(), descs, images.size(), cfg, plans, px, n, err);
-            SmolDpoNative.check(rc, err, "smoldpo_preprocess_u8", device);
-            return new Uint8Result(px.toArray(ValueLayout.JAVA_BYTE), grids(plans, images.size()),
-                    smoldpo_batch_plan.canvas_height(batch), smoldpo_batch_plan.canvas_width(batch));
+            int rc = smoldpo_h.smoldpo_preprocess_u8(device.code(), p.descs(), images.size(), p.cfg(), p.plans(), px, n, p.err());
+            SmolDpoNative.check(rc, p.err(), "smoldpo_preprocess_u8", device);
+            return new Uint8Result(px.toArray(ValueLayout.JAVA_BYTE), grids(p.plans(), images.size()),
+                    smoldpo_batch_plan.canvas_height(p.batch()), smoldpo_batch_plan.canvas_width(p.batch()));
         }
     }
 
