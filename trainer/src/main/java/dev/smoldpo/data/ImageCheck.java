@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.util.Iterator;
 import java.util.Optional;
 import javax.imageio.ImageIO;
+import javax.imageio.stream.MemoryCacheImageInputStream;
 import javax.imageio.ImageReader;
 import javax.imageio.stream.ImageInputStream;
 
@@ -39,8 +40,9 @@ public record ImageCheck(Optional<DecodedImage> image, String reason, String det
      */
     public static ImageCheck decode(byte[] encoded) {
         if (encoded == null || encoded.length == 0) return fail(SkipReport.MISSING_IMAGE, "no image bytes");
-        try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(encoded))) {
-            Iterator<ImageReader> readers = in == null ? null : ImageIO.getImageReaders(in);
+        // the bytes are in memory already: an in-memory stream, not ImageIO's default file-backed cache
+        try (ImageInputStream in = new MemoryCacheImageInputStream(new ByteArrayInputStream(encoded))) {
+            Iterator<ImageReader> readers = ImageIO.getImageReaders(in);
             if (readers == null || !readers.hasNext()) {
                 return fail(SkipReport.UNDECODABLE_IMAGE, "unknown image format (" + encoded.length + " bytes, starting "
                         + hex(encoded) + ")");

@@ -17,6 +17,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -36,6 +38,17 @@ public final class SmolVlmProcessor implements AutoCloseable {
     private final ChatTemplate template;
     private final ImagePreprocessor images;
     private final PreprocessorConfig imageConfig;
+    /**
+     * Rendered chat-template text by conversation: Jinjava builds a fresh context for every render, which
+     * dominated a demo fit's data time, and every pair is met again each epoch. Least recently used first out.
+     */
+    private final Map<List<ChatMessage>, String> rendered = Collections.synchronizedMap(new LinkedHashMap<>(1024, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<List<ChatMessage>, String> eldest) {
+            return size() > RENDER_CACHE_ENTRIES;
+        }
+    });
+    private static final int RENDER_CACHE_ENTRIES = 32_768;
 
     private SmolVlmProcessor(ModelConfig config, HfTokenizer tokenizer, ChatTemplate template, PreprocessorConfig imageConfig,
                              ImagePreprocessor images) {
@@ -130,7 +143,7 @@ public final class SmolVlmProcessor implements AutoCloseable {
      * image's grid (in order), tokenised; {@code answerPrefix} (may be empty) starts the assistant's answer.
      */
     public long[] promptIds(List<ChatMessage> prompt, List<PromptExpander.TileGrid> grids, String answerPrefix) {
-        String text = template.prompt(prompt) + answerPrefix;
+        String text = renderPrompt(prompt) + answerPrefix;
         if (!grids.isEmpty() || PromptExpander.countImages(text) > 0) {
             text = PromptExpander.expand(text, grids, config.imageSeqLen());
         }
@@ -139,8 +152,27 @@ public final class SmolVlmProcessor implements AutoCloseable {
 
     /** An answer's ids after {@code prompt}, as the template renders the assistant turn (TRL's way: prompt + answer minus prompt). */
     public long[] completionIds(List<ChatMessage> prompt, List<ChatMessage> answer) {
-        return tokenizer.encode(template.completion(prompt, answer));
+        List<ChatMessage> all = new ArrayList<>(prompt);
+        all.addAll(answer);
+        String full = rendered.computeIfAbsent(List.copyOf(all), k -> template.render(ChatMessage.toTemplate(k), false));
+        String head = renderPrompt(prompt);
+        if (!full.startsWith(head)) {
+            throw new IllegalStateException("the chat template does not render the prompt + answer as prompt + completion:\n"
+                    + "prompt: " + head + "\nfull:   " + full);
+        }
+        return tokenizer.encode(full.substring(head.length()));
     }
+
+    /** The prompt with the generation prompt, as the template renders it (cached). */
+    private String renderPrompt(List<ChatMessage> prompt) {
+        // the generation prompt makes it a different text than the same messages rendered without it
+        List<ChatMessage> key = new ArrayList<>(prompt);
+        key.add(GENERATION_PROMPT);
+        return rendered.computeIfAbsent(key, k -> template.prompt(prompt));
+    }
+
+    /** Marks a cache key as "rendered with add_generation_prompt" (never a real message). */
+    private static final ChatMessage GENERATION_PROMPT = new ChatMessage("\u0000generation_prompt", List.of());
 
     /** Everything that decides the pixels of given image bytes, for cache keys. */
     public String pixelSignature() {
