@@ -132,8 +132,11 @@ public final class ArtifactBuilder {
         return graph;
     }
 
-    /** Forward, backward to the parameters only, and one in-place gradient accumulator per parameter. */
-    static Graph trainingGraph(ModelDefinition model, List<Parameter> params) {
+    /**
+     * Forward, backward to the parameters only, and one in-place gradient accumulator per parameter
+     * (training_model.onnx, before it is written: with every value's type, for checks of the graph).
+     */
+    public static Graph trainingGraph(ModelDefinition model, List<Parameter> params) {
         Graph graph = new Graph("training");
         Map<String, Value> trainable = declare(graph, params);
         ModelDefinition.Forward forward = model.build(graph, trainable, true);

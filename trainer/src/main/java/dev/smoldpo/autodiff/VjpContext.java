@@ -62,8 +62,22 @@ public final class VjpContext {
 
     /** Zeros with the (run-time) shape and type of {@code like}. */
     public Value zerosLike(Value like) {
+        return zerosLike(like, like.dtype());
+    }
+
+    /** Zeros with the (run-time) shape of {@code like} and element type {@code dtype}. */
+    public Value zerosLike(Value like, DType dtype) {
         return graph.node("ConstantOfShape").in(shapeOf(like))
-                .attr("value", TensorData.scalar(like.dtype(), 0).withDims(1)).knownShape(like.shape()).out();
+                .attr("value", TensorData.scalar(dtype, 0).withDims(1)).knownShape(like.shape()).out();
+    }
+
+    /**
+     * The type scatter-adds accumulate in for gradients of {@code type}: FLOAT for the half-precision types.
+     * Many updates may land on one row (a token gathered at several positions), and each bfloat16 add
+     * would round; ORT's CPU provider has no float16 ScatterND/ScatterElements add at all.
+     */
+    static DType accumulationType(DType type) {
+        return type == DType.BFLOAT16 || type == DType.FLOAT16 ? DType.FLOAT : type;
     }
 
     /** The shape of {@code v} as an INT64 tensor: a constant when fully known, else a Shape node. */

@@ -156,10 +156,13 @@ public final class VjpRules {
         rule("Slice", VjpRules::slice);
         rule("Gather", VjpRules::gather);
         rule("GatherElements", c -> {
-            Value zeros = c.zerosLike(c.input(0));
-            Value dx = c.graph().node("ScatterElements").in(zeros, c.input(1), c.grad(0))
+            DType type = c.grad(0).dtype();
+            DType sumType = VjpContext.accumulationType(type);
+            Value zeros = c.zerosLike(c.input(0), sumType);
+            Value update = type == sumType ? c.grad(0) : c.graph().cast(c.grad(0), sumType);
+            Value dx = c.graph().node("ScatterElements").in(zeros, c.input(1), update)
                     .attr("axis", c.node().longAttr("axis", 0)).attr("reduction", "add").out();
-            return listWithNulls(c, dx);
+            return listWithNulls(c, type == sumType ? dx : c.graph().cast(dx, type));
         });
     }
 
@@ -332,7 +335,11 @@ public final class VjpRules {
         return grads;
     }
 
-    /** Inverted dropout: dx = g * mask / (1 - ratio) when training, g otherwise. */
+    /**
+     * Inverted dropout: dx = g * mask / (1 - ratio) when training, g otherwise. The scale is computed in
+     * the ratio's type (which may be FLOAT for half-precision data) with Div, not Reciprocal (ORT's CUDA
+     * provider has no bfloat16 Reciprocal), and cast to the gradient's type.
+     */
     private static List<Value> dropout(VjpContext c) {
         if (c.node().outputs().size() < 2) {
             throw new GraphException(c.node() + ": differentiable Dropout must output its mask (use Graph.dropout)");
@@ -343,8 +350,12 @@ public final class VjpRules {
             return listWithNulls(c, c.grad(0)); // inference mode: identity
         }
         Value ratio = c.input(1) != null ? c.input(1) : c.scalarLike(x, 0.5);
-        Value scale = g.unary("Reciprocal", g.sub(c.scalarLike(x, 1), ratio));
-        Value effectiveScale = g.where(c.input(2), scale, c.scalarLike(x, 1));
+        Value one = c.scalarLike(ratio, 1);
+        Value scale = g.div(one, g.sub(one, ratio));
+        Value effectiveScale = g.where(c.input(2), scale, one);
+        if (effectiveScale.dtype() != x.dtype()) {
+            effectiveScale = g.cast(effectiveScale, x.dtype());
+        }
         Value dx = g.where(c.output(1), g.mul(c.grad(0), effectiveScale), c.scalarLike(x, 0));
         return listWithNulls(c, dx);
     }
@@ -449,11 +460,15 @@ public final class VjpRules {
         long[] gradPerm = moveToFront(rank - 1 + idxRank, (int) axis, idxRank);
         Value dataFront = axis == 0 ? data : g.transpose(data, dataPerm);
         Value gradFront = axis == 0 ? c.grad(0) : g.transpose(c.grad(0), gradPerm);
-        Value zeros = c.zerosLike(dataFront);
-        Value scattered = g.node("ScatterND").in(zeros, g.unsqueeze(indices, idxRank), gradFront)
+        // summed in FLOAT for half-precision gradients (see VjpContext.accumulationType)
+        DType type = c.grad(0).dtype();
+        DType sumType = VjpContext.accumulationType(type);
+        Value zeros = c.zerosLike(dataFront, sumType);
+        Value updates = type == sumType ? gradFront : g.cast(gradFront, sumType);
+        Value scattered = g.node("ScatterND").in(zeros, g.unsqueeze(indices, idxRank), updates)
                 .attr("reduction", "add").out();
         Value dx = axis == 0 ? scattered : g.transpose(scattered, inverse(dataPerm));
-        return listWithNulls(c, dx);
+        return listWithNulls(c, type == sumType ? dx : g.cast(dx, type));
     }
 
     /** A permutation of {@code rank} axes moving the block [start, start+len) to the front. */

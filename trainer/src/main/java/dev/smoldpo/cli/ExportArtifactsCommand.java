@@ -9,6 +9,7 @@ import dev.smoldpo.hf.hub.HubProgress;
 import dev.smoldpo.model.lora.LoraConfig;
 import dev.smoldpo.model.smolvlm.DpoConfig;
 import dev.smoldpo.model.smolvlm.DpoLossType;
+import dev.smoldpo.model.smolvlm.Precision;
 import dev.smoldpo.model.smolvlm.SmolVlmExporter;
 import dev.smoldpo.model.toy.ToyLoraMlp;
 import dev.smoldpo.onnx.ModelSummary;
@@ -77,6 +78,13 @@ public final class ExportArtifactsCommand implements Callable<Integer> {
     @Option(names = "--adam-epsilon", defaultValue = "1e-8", description = "AdamW epsilon (default: ${DEFAULT-VALUE}).")
     double epsilon;
 
+    @Option(names = "--precision", defaultValue = "fp32", paramLabel = "fp32|bf16|fp16",
+            description = {"Type of the frozen weights, matmuls and attention (default: ${DEFAULT-VALUE}). The LoRA tensors, "
+                    + "their gradients and the optimizer stay fp32, and so do softmax, norms and the loss. bf16 and fp16 "
+                    + "halve the weights file and train with fit --device cuda only (ONNX Runtime's CPU provider has "
+                    + "no bf16/fp16 MatMul)."})
+    String precision;
+
     @Option(names = "--seed", defaultValue = "42", description = "Seed of the LoRA initialisation and of the demo model (default: ${DEFAULT-VALUE}).")
     long seed;
 
@@ -89,9 +97,13 @@ public final class ExportArtifactsCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         AdamWConfig adamw = new AdamWConfig(beta1, beta2, epsilon, weightDecay, maxGradNorm);
+        Precision chosen = Precision.fromConfig(precision);
         long start = System.nanoTime();
         ArtifactFiles files;
         if (toy) {
+            if (chosen != Precision.FP32) {
+                throw new IllegalArgumentException("--precision " + precision + ": the toy model is exported in fp32 only");
+            }
             String exportName = name != null ? name : "toy";
             files = exportToy(out != null ? out : Path.of("onnx-artifacts", exportName), exportName, adamw);
         } else {
@@ -101,12 +113,16 @@ public final class ExportArtifactsCommand implements Callable<Integer> {
                     targetModules == null ? LoraConfig.DEFAULT_TARGETS : targetModules, textOnly);
             DpoConfig dpo = new DpoConfig(DpoLossType.fromTrl(lossType), labelSmoothing, referenceFree);
             files = SmolVlmExporter.export(modelDir, out != null ? out : Path.of("onnx-artifacts", exportName),
-                    new SmolVlmExporter.Options(exportName, lora, dpo, adamw, seed));
+                    new SmolVlmExporter.Options(exportName, lora, dpo, adamw, seed, chosen));
         }
         ModelSummary training = ModelSummary.read(files.training());
-        System.out.printf("exported %s in %.1f s: training graph %,d nodes, %d trainable tensors%n", files.dir(),
-                (System.nanoTime() - start) / 1e9, training.nodeCount(),
+        System.out.printf("exported %s in %.1f s (%s): training graph %,d nodes, %d trainable tensors%n", files.dir(),
+                (System.nanoTime() - start) / 1e9, chosen.configName(), training.nodeCount(),
                 training.inputNames().stream().filter(n -> n.endsWith(ArtifactBuilder.BUFFER_SUFFIX)).count());
+        if (!chosen.runsOnCpu()) {
+            System.out.println("note: " + chosen.configName() + " artifacts train with fit --device cuda only "
+                    + "(ONNX Runtime's CPU provider has no " + chosen.configName() + " MatMul kernel)");
+        }
         return 0;
     }
 

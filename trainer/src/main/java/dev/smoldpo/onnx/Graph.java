@@ -315,10 +315,14 @@ public final class Graph {
         return mul(div(x, rms), weight);
     }
 
-    /** Inverted dropout with its mask; the mask is always produced so the gradient can use it. */
+    /**
+     * Inverted dropout with its mask; the mask is always produced so the gradient can use it. The ratio
+     * is a FLOAT constant whatever x's type (ONNX lets the ratio's type differ), so the kernel and the
+     * gradient scale by the same 1 / (1 - ratio), not by a ratio rounded to bfloat16.
+     */
     public List<Value> dropout(Value x, double ratio, Value trainingMode, long seed) {
         NodeBuilder b = node("Dropout").attr("seed", seed);
-        b.in(x, scalar(x.dtype(), ratio), trainingMode);
+        b.in(x, scalar(DType.FLOAT, ratio), trainingMode);
         return b.outs(2);
     }
 

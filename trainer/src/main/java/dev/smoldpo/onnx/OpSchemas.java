@@ -52,20 +52,42 @@ public final class OpSchemas {
             }
             return List.of(OpSchema.Out.of(sameFloat(n, 0, n.inputs().size()), s));
         });
-        for (String op : List.of("Neg", "Sqrt", "Reciprocal", "Exp", "Log", "Tanh", "Sigmoid", "Softplus", "Relu",
-                "Abs", "Sin", "Cos", "Erf", "Identity", "Not")) {
+        // Transcendental and normalising ops are defined on floating types only (ONNX's T = float types).
+        for (String op : List.of("Sqrt", "Reciprocal", "Exp", "Log", "Tanh", "Sigmoid", "Softplus", "Sin", "Cos", "Erf")) {
+            register(op, 1, 1, (n, c) -> List.of(OpSchema.Out.of(floating(n, 0), n.input(0).shape())));
+        }
+        for (String op : List.of("Neg", "Relu", "Abs", "Identity")) {
             register(op, 1, 1, (n, c) -> List.of(OpSchema.Out.of(n.input(0).dtype(), n.input(0).shape())));
         }
-        register(OpKey.of(OpKey.MS_DOMAIN, "Gelu"), 1, 1, (n, c) -> List.of(OpSchema.Out.of(n.input(0).dtype(), n.input(0).shape())));
-        register(OpKey.of(OpKey.MS_DOMAIN, "FastGelu"), 1, 2, (n, c) -> List.of(OpSchema.Out.of(n.input(0).dtype(),
-                n.input(1) == null ? n.input(0).shape() : broadcast(n, n.input(0).shape(), n.input(1).shape()))));
+        register("Not", 1, 1, (n, c) -> {
+            requireType(n, 0, DType.BOOL);
+            return List.of(OpSchema.Out.of(DType.BOOL, n.input(0).shape()));
+        });
+        register(OpKey.of(OpKey.MS_DOMAIN, "Gelu"), 1, 1, (n, c) -> List.of(OpSchema.Out.of(floating(n, 0), n.input(0).shape())));
+        register(OpKey.of(OpKey.MS_DOMAIN, "FastGelu"), 1, 2, (n, c) -> {
+            DType t = floating(n, 0);
+            if (n.input(1) != null) {
+                sameType(n, 0, 2);
+            }
+            return List.of(OpSchema.Out.of(t, n.input(1) == null ? n.input(0).shape()
+                    : broadcast(n, n.input(0).shape(), n.input(1).shape())));
+        });
         for (String op : List.of("Softmax", "LogSoftmax")) {
             register(op, 1, 1, (n, c) -> {
                 axis(n, n.input(0).shape(), n.longAttr("axis", -1));
-                return List.of(OpSchema.Out.of(n.input(0).dtype(), n.input(0).shape()));
+                return List.of(OpSchema.Out.of(floating(n, 0), n.input(0).shape()));
             });
         }
-        register("Cast", 1, 1, (n, c) -> List.of(OpSchema.Out.of(DType.fromOnnx((int) n.longAttr("to", -1)), n.input(0).shape())));
+        register("Cast", 1, 1, (n, c) -> {
+            long to = n.longAttr("to", -1);
+            DType target;
+            try {
+                target = DType.fromOnnx((int) to);
+            } catch (IllegalArgumentException e) {
+                throw new GraphException(n + ": 'to' = " + to + " is not an element type we build (" + e.getMessage() + ")");
+            }
+            return List.of(OpSchema.Out.of(target, n.input(0).shape()));
+        });
         register("MatMul", 2, 2, OpSchemas::matMul);
         register("ReduceSum", 1, 2, (n, c) -> reduce(n, n.input(1) == null ? null : constantLongs(n.input(1))));
         for (String op : List.of("ReduceMean", "ReduceMax", "ReduceMin")) {
@@ -105,8 +127,17 @@ public final class OpSchemas {
         register("NonZero", 1, 1, (n, c) -> List.of(OpSchema.Out.of(DType.INT64,
                 new Shape(List.of(n.input(0).shape().hasRank() ? Dim.of(n.input(0).rank()) : Dim.UNKNOWN, Dim.UNKNOWN)))));
         register("LayerNormalization", 2, 3, OpSchemas::layerNorm);
-        register("Dropout", 1, 3, (n, c) -> List.of(OpSchema.Out.of(n.input(0).dtype(), n.input(0).shape()),
-                OpSchema.Out.of(DType.BOOL, n.input(0).shape())).subList(0, Math.max(1, Math.min(c, 2))));
+        register("Dropout", 1, 3, (n, c) -> {
+            DType t = floating(n, 0);
+            if (n.input(1) != null) {
+                floating(n, 1); // the ratio's type T1 may differ from the data's (a FLOAT ratio for BFLOAT16 data)
+            }
+            if (n.input(2) != null) {
+                requireType(n, 2, DType.BOOL);
+            }
+            return List.of(OpSchema.Out.of(t, n.input(0).shape()), OpSchema.Out.of(DType.BOOL, n.input(0).shape()))
+                    .subList(0, Math.max(1, Math.min(c, 2)));
+        });
         register("ScatterElements", 3, 3, (n, c) -> List.of(OpSchema.Out.of(n.input(0).dtype(), n.input(0).shape())));
         register("ScatterND", 3, 3, (n, c) -> List.of(OpSchema.Out.of(n.input(0).dtype(), n.input(0).shape())));
         register("Pad", 2, 4, (n, c) -> List.of(OpSchema.Out.of(n.input(0).dtype(), n.input(0).shape().hasRank()
@@ -133,6 +164,14 @@ public final class OpSchemas {
         // ORT training ops, only ever emitted by our own artifact builders.
         register(OpKey.of(OpKey.MS_DOMAIN, "InPlaceAccumulatorV2"), 2, 3, (n, c) -> {
             requireSameShape(n, n.input(0), n.input(1));
+            // ORT would widen a half-precision gradient into a FLOAT buffer; we never rely on that: LoRA's
+            // masters are FLOAT and their gradients are cast back to FLOAT in the graph, so a gradient of
+            // another type here is a missing Cast.
+            if (n.input(1).dtype() != n.input(0).dtype()) {
+                throw new GraphException("type mismatch in " + n + ": gradient '" + n.input(1).name() + "' is "
+                        + n.input(1).dtype() + " but its accumulation buffer '" + n.input(0).name() + "' is "
+                        + n.input(0).dtype());
+            }
             List<OpSchema.Out> outs = new ArrayList<>();
             outs.add(OpSchema.Out.of(DType.BOOL, Shape.fixed(1)));
             if (c > 1) {
@@ -156,6 +195,22 @@ public final class OpSchemas {
 
     private static DType sameFloat(Node n, int from, int to) {
         return sameType(n, from, to);
+    }
+
+    /** The type of input {@code i}, which must be a floating type. */
+    private static DType floating(Node n, int i) {
+        DType t = n.input(i).dtype();
+        if (!t.isFloating()) {
+            throw new GraphException(n + ": input '" + n.input(i).name() + "' is " + t + "; the op takes floating types only");
+        }
+        return t;
+    }
+
+    private static void requireType(Node n, int i, DType expected) {
+        if (n.input(i).dtype() != expected) {
+            throw new GraphException(n + ": input '" + n.input(i).name() + "' must be " + expected + ", not "
+                    + n.input(i).dtype());
+        }
     }
 
     private static DType sameType(Node n, int from, int to) {
@@ -619,8 +674,16 @@ public final class OpSchemas {
         return ts.isFullyFixed() ? Shape.unknown((int) ts.elementCount()) : Shape.UNKNOWN_RANK;
     }
 
+    /**
+     * ONNX LayerNormalization (opset 17): X, Scale and B share the type T; the Mean and InvStdDev
+     * outputs have the type {@code stash_type} names (U, default FLOAT), the type the statistics are
+     * computed in.
+     */
     private static List<OpSchema.Out> layerNorm(Node n, int c) {
         Value x = n.input(0);
+        floating(n, 0);
+        sameType(n, 0, n.input(2) == null ? 2 : 3);
+        DType stash = DType.fromOnnx((int) n.longAttr("stash_type", DType.FLOAT.onnxCode));
         Shape s = x.shape();
         int ax = s.hasRank() ? axis(n, s, n.longAttr("axis", -1)) : -1;
         for (int i = 1; i < n.inputs().size(); i++) {
@@ -652,9 +715,9 @@ public final class OpSchemas {
                 }
             }
             Shape statShape = s.hasRank() ? new Shape(stat) : Shape.UNKNOWN_RANK;
-            outs.add(OpSchema.Out.of(x.dtype(), statShape));
+            outs.add(OpSchema.Out.of(stash, statShape));
             if (c > 2) {
-                outs.add(OpSchema.Out.of(x.dtype(), statShape));
+                outs.add(OpSchema.Out.of(stash, statShape));
             }
         }
         return outs;

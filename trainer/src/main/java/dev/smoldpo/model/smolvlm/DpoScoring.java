@@ -25,7 +25,8 @@ public final class DpoScoring {
         Graph g = layers.graph();
         int d = layers.config().text().hiddenSize();
         Value selected = g.gather(g.reshape(hidden, -1, d), in.targetIndex(), 0);       // [rows, K, D]
-        Value logits = g.matMul(selected, layers.lmHead());                               // [rows, K, V]
+        // the head's MatMul in the compute type; the log-softmax, the logit means and all sums in FLOAT
+        Value logits = layers.toFloat(g.matMul(selected, layers.lmHead()));             // [rows, K, V]
         Value logp = g.logSoftmax(logits, -1);
         Value tokenLogp = g.squeeze(g.node("GatherElements").in(logp, g.unsqueeze(in.targetIds(), -1))
                 .attr("axis", -1L).out(), -1);                                             // [rows, K]

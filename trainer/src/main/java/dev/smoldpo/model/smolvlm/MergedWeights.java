@@ -24,18 +24,22 @@ public final class MergedWeights implements WeightSource {
     }
 
     @Override
-    public TensorSource asIs(String name) {
-        return base.asIs(name);
+    public TensorSource asIs(String name, DType dtype) {
+        return base.asIs(name, dtype);
     }
 
+    /** The merged weight in FLOAT: the deployment export is float32 (half-precision deployment is not built yet). */
     @Override
-    public TensorSource transposed(String name) {
+    public TensorSource transposed(String name, DType dtype) {
         String module = name.endsWith(".weight") ? name.substring(0, name.length() - ".weight".length()) : name;
         Adapter adapter = adaptersByModule.get(module);
         if (adapter == null) {
-            return base.transposed(name);
+            return base.transposed(name, dtype);
         }
-        long[] dims = base.transposed(name).dims();
+        if (dtype != DType.FLOAT) {
+            throw new IllegalArgumentException("merged LoRA weights are written as FLOAT only, not " + dtype + " (" + name + ")");
+        }
+        long[] dims = base.transposed(name, dtype).dims();
         return new Merged(base.file(), name, dims[1], dims[0], adapter);
     }
 

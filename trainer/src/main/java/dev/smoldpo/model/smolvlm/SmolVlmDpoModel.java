@@ -29,15 +29,28 @@ public final class SmolVlmDpoModel implements ModelDefinition {
     private final LoraConfig lora;
     private final DpoConfig dpo;
     private final long seed;
+    private final NumericTypes types;
     private final List<LoraTargets.Target> targets;
 
+    /** A float32 model. */
     public SmolVlmDpoModel(ModelConfig config, FrozenWeights weights, LoraConfig lora, DpoConfig dpo, long seed) {
+        this(config, weights, lora, dpo, seed, NumericTypes.FP32);
+    }
+
+    /** A model whose graphs store their frozen weights and compute in {@code types} (the LoRA masters stay FLOAT). */
+    public SmolVlmDpoModel(ModelConfig config, FrozenWeights weights, LoraConfig lora, DpoConfig dpo, long seed,
+                           NumericTypes types) {
         this.config = config;
         this.weights = weights;
         this.lora = lora;
         this.dpo = dpo;
         this.seed = seed;
+        this.types = types;
         this.targets = adapterTargets(config, lora);
+    }
+
+    public NumericTypes types() {
+        return types;
     }
 
     public List<LoraTargets.Target> targets() {
@@ -79,7 +92,7 @@ public final class SmolVlmDpoModel implements ModelDefinition {
     public Forward build(Graph g, Map<String, Value> trainable, boolean training) {
         Map<String, LoraTargets.Target> byModule = new LinkedHashMap<>();
         targets.forEach(t -> byModule.put(t.module(), t));
-        SmolVlmGraph model = new SmolVlmGraph(g, config, weights, byModule, trainable, lora, training);
+        SmolVlmGraph model = new SmolVlmGraph(g, config, weights, types, byModule, trainable, lora, training);
         SmolVlmGraph.VisionInputs vision = model.declareVisionInputs();
         SmolVlmGraph.TextInputs text = model.declareTextInputs();
         Value refChosen = dpo.referenceFree() ? null : g.input(REF_CHOSEN_LOGPS, DType.FLOAT, Shape.of("pairs"));
@@ -103,7 +116,7 @@ public final class SmolVlmDpoModel implements ModelDefinition {
      */
     public Graph referenceGraph() {
         Graph g = new Graph("reference");
-        SmolVlmGraph model = new SmolVlmGraph(g, config, weights, Map.of(), Map.of(), null, false);
+        SmolVlmGraph model = new SmolVlmGraph(g, config, weights, types, Map.of(), Map.of(), null, false);
         SmolVlmGraph.VisionInputs vision = model.declareVisionInputs();
         SmolVlmGraph.TextInputs text = model.declareTextInputs();
         Value features = model.imageFeatures(vision);
@@ -111,7 +124,8 @@ public final class SmolVlmDpoModel implements ModelDefinition {
         g.output(g.node("Identity").in(s.chosenLogps()).outputNames(CHOSEN_LOGPS).out());
         g.output(g.node("Identity").in(s.rejectedLogps()).outputNames(REJECTED_LOGPS).out());
         if (!adaptsVision()) {
-            g.output(g.node("Identity").in(features).outputNames(IMAGE_FEATURES).out());
+            // FLOAT whatever the compute type, like every output of the graphs
+            g.output(g.node("Identity").in(model.layers().toFloat(features)).outputNames(IMAGE_FEATURES).out());
         }
         return g;
     }

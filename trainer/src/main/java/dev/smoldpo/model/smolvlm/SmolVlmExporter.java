@@ -28,8 +28,22 @@ import java.util.Map;
  * reference graph, manifest.json, and the tokenizer and processor files the trainer needs.
  */
 public final class SmolVlmExporter {
-    /** Settings of an export. */
-    public record Options(String name, LoraConfig lora, DpoConfig dpo, AdamWConfig adamw, long seed) {}
+    /** Settings of an export; {@code precision} is the type the frozen weights are stored and computed in. */
+    public record Options(String name, LoraConfig lora, DpoConfig dpo, AdamWConfig adamw, long seed, Precision precision) {
+        public Options {
+            if (precision == null) {
+                throw new IllegalArgumentException("precision must be set (fp32, bf16 or fp16)");
+            }
+        }
+
+        /** A float32 export. */
+        public Options(String name, LoraConfig lora, DpoConfig dpo, AdamWConfig adamw, long seed) {
+            this(name, lora, dpo, adamw, seed, Precision.FP32);
+        }
+    }
+
+    /** The manifest key recording {@link Options#precision()}; an absent key means fp32 (exports before it existed). */
+    public static final String PRECISION = "precision";
 
     public static final String REFERENCE = "reference_model.onnx";
     /**
@@ -71,7 +85,7 @@ public final class SmolVlmExporter {
         try (SafetensorsFile file = SafetensorsFile.openRejectingNonFinite(weightsFile)) {
             WeightCheck.verify(config, file);
             SmolVlmDpoModel model = new SmolVlmDpoModel(config, new FrozenWeights(file), options.lora(), options.dpo(),
-                    options.seed());
+                    options.seed(), options.precision().types());
             Map<String, Object> extra = manifestExtra(modelDir, config, model, options);
             return ArtifactBuilder.build(model, options.adamw(), outDir, options.name(), extra, (dir, weights) -> {
                 ModelWriter.write(model.referenceGraph(), dir.resolve(REFERENCE), weights);
@@ -138,6 +152,7 @@ public final class SmolVlmExporter {
         dpo.put("reference_free", options.dpo().referenceFree());
         dpo.put("layouts", List.of(DpoLayout.SHARED_PREFIX.configName(), DpoLayout.CONCATENATED.configName()));
         m.put("dpo", dpo);
+        m.put(PRECISION, options.precision().configName());
         m.put("reference_model", REFERENCE);
         m.put("reference_outputs_image_features", !model.adaptsVision());
         return m;

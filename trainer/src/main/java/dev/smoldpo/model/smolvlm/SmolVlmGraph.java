@@ -32,9 +32,16 @@ public final class SmolVlmGraph {
      */
     public SmolVlmGraph(Graph g, ModelConfig config, WeightSource weights, Map<String, LoraTargets.Target> adapters,
                         Map<String, Value> trainable, LoraConfig lora, boolean training) {
+        this(g, config, weights, NumericTypes.FP32, adapters, trainable, lora, training);
+    }
+
+    /** As above, with the weights stored and the graph computed in {@code types} (see {@link SmolVlmLayers}). */
+    public SmolVlmGraph(Graph g, ModelConfig config, WeightSource weights, NumericTypes types,
+                        Map<String, LoraTargets.Target> adapters, Map<String, Value> trainable, LoraConfig lora,
+                        boolean training) {
         this.g = g;
         this.config = config;
-        this.layers = new SmolVlmLayers(g, config, weights, adapters, trainable, lora, training);
+        this.layers = new SmolVlmLayers(g, config, weights, types, adapters, trainable, lora, training);
         this.visionActivation = VisionActivation.of(config);
     }
 
@@ -78,14 +85,14 @@ public final class SmolVlmGraph {
 
     // ---- vision: Idefics3VisionEmbeddings, Idefics3Encoder, post_layernorm ----
 
-    /** Image features [tiles, L, text hidden]: vision tower, pixel shuffle and projection. */
+    /** Image features [tiles, L, text hidden] in the compute type: vision tower, pixel shuffle and projection. */
     public Value imageFeatures(VisionInputs in) {
         ModelConfig.VisionConfig v = config.vision();
         int patch = v.patchSize();
         int side = v.patchesPerSide();
         String prefix = "model.vision_model.";
         // Patch embedding: a stride-p convolution is a reshape to patches and one MatMul.
-        Value patches = g.reshape(in.pixelValues(), 0, 3, side, patch, side, patch);
+        Value patches = g.reshape(layers.toCompute(in.pixelValues()), 0, 3, side, patch, side, patch);
         patches = g.transpose(patches, 0, 2, 4, 1, 3, 5);
         patches = g.reshape(patches, 0, (long) side * side, 3L * patch * patch);
         Value x = g.add(g.matMul(patches, layers.frozenT(prefix + "embeddings.patch_embedding.weight")),
@@ -113,9 +120,7 @@ public final class SmolVlmGraph {
         Value q = g.transpose(g.reshape(layers.linear(h, prefix + "q_proj", true), 0, 0, heads, d), 0, 2, 1, 3);
         Value k = g.transpose(g.reshape(layers.linear(h, prefix + "k_proj", true), 0, 0, heads, d), 0, 2, 3, 1);
         Value val = g.transpose(g.reshape(layers.linear(h, prefix + "v_proj", true), 0, 0, heads, d), 0, 2, 1, 3);
-        Value scores = g.mul(g.matMul(q, k), g.scalar(DType.FLOAT, 1 / Math.sqrt(d)));
-        scores = g.where(keyMask, scores, g.scalar(DType.FLOAT, SmolVlmLayers.MASKED_SCORE));
-        Value out = g.matMul(g.softmax(scores, -1), val);
+        Value out = g.matMul(layers.attentionProbabilities(g.matMul(q, k), 1 / Math.sqrt(d), keyMask), val);
         out = g.reshape(g.transpose(out, 0, 2, 1, 3), 0, 0, (long) heads * d);
         return layers.linear(out, prefix + "out_proj", true);
     }
@@ -135,7 +140,7 @@ public final class SmolVlmGraph {
 
     // ---- text: inputs_merger, LlamaModel ----
 
-    /** Final hidden states [rows, T, D] of the decoder, with image features merged in. */
+    /** Final hidden states [rows, T, D] of the decoder (compute type), with image features merged in. */
     public Value textHidden(TextInputs in, Value imageFeatures) {
         ModelConfig.TextConfig t = config.text();
         String prefix = "model.text_model.";

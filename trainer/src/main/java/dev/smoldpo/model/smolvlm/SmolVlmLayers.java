@@ -7,6 +7,7 @@ import dev.smoldpo.onnx.DType;
 import dev.smoldpo.onnx.Graph;
 import dev.smoldpo.onnx.TensorData;
 import dev.smoldpo.onnx.Value;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -15,6 +16,15 @@ import java.util.Map;
  * RMSNorm, Llama's rotary embedding, grouped-query attention, SwiGLU and the language-model head. The
  * training graphs ({@link SmolVlmGraph}) and the deployment graphs ({@link SmolVlmDeployment}) share them,
  * so training and decoding compute the same function.
+ *
+ * <p>Element types ({@link NumericTypes}): matrices, biases and embeddings are stored in the weights type
+ * and the matmuls, the residual stream and the MLPs run in the compute type, as in a transformers model
+ * loaded in bfloat16. As torch's autocast does, the numerically delicate parts run in FLOAT with Casts
+ * around them: the norms (statistics and scale; their parameters stay FLOAT), the attention scores'
+ * scale, mask and softmax (a -1e9 mask is -inf in float16), and, in {@link DpoScoring}, the
+ * log-softmax and everything after it. The LoRA tensors are FLOAT masters cast to the compute type
+ * where they are used; the Cast's gradient rule casts their gradients back to FLOAT. With FLOAT
+ * compute no Cast is emitted and the graphs are the float32 graphs.
  */
 public final class SmolVlmLayers {
     /** Masked attention scores: large and finite, so a fully masked (padding) row stays finite. */
@@ -23,17 +33,19 @@ public final class SmolVlmLayers {
     private final Graph g;
     private final ModelConfig config;
     private final WeightSource weights;
+    private final NumericTypes types;
     private final Map<String, LoraTargets.Target> adapters;
     private final Map<String, Value> trainable;
     private final LoraConfig lora;
     private final Value dropoutMode;
     private long dropoutSeed = 1;
 
-    SmolVlmLayers(Graph g, ModelConfig config, WeightSource weights, Map<String, LoraTargets.Target> adapters,
-                  Map<String, Value> trainable, LoraConfig lora, boolean training) {
+    SmolVlmLayers(Graph g, ModelConfig config, WeightSource weights, NumericTypes types,
+                  Map<String, LoraTargets.Target> adapters, Map<String, Value> trainable, LoraConfig lora, boolean training) {
         this.g = g;
         this.config = config;
         this.weights = weights;
+        this.types = types;
         this.adapters = adapters;
         this.trainable = trainable;
         this.lora = lora;
@@ -49,15 +61,46 @@ public final class SmolVlmLayers {
         return config;
     }
 
-    /** A frozen weight as stored. */
-    Value frozen(String name) {
-        return g.hasValue(name) ? g.value(name) : g.initializer(name, weights.asIs(name));
+    NumericTypes types() {
+        return types;
     }
 
-    /** A frozen [out, in] weight transposed to [in, out] for {@code x W^T} as one MatMul. */
+    /** A frozen matrix, bias or embedding as stored, in the compute type. */
+    Value frozen(String name) {
+        Value stored = g.hasValue(name) ? g.value(name) : g.initializer(name, weights.asIs(name, types.weights()));
+        return widened(stored);
+    }
+
+    /** A frozen [out, in] weight transposed to [in, out] for {@code x W^T} as one MatMul, in the compute type. */
     Value frozenT(String weightName) {
         String name = weightName + ".T";
-        return g.hasValue(name) ? g.value(name) : g.initializer(name, weights.transposed(weightName));
+        Value stored = g.hasValue(name) ? g.value(name) : g.initializer(name, weights.transposed(weightName, types.weights()));
+        return widened(stored);
+    }
+
+    /** A norm's scale or bias: always FLOAT, as the norm is computed in FLOAT. */
+    private Value normParameter(String name) {
+        return g.hasValue(name) ? g.value(name) : g.initializer(name, weights.asIs(name, DType.FLOAT));
+    }
+
+    /** {@code stored} in the compute type: one Cast per weight and graph when the two types differ. */
+    private Value widened(Value stored) {
+        if (stored.dtype() == types.compute()) {
+            return stored;
+        }
+        String name = stored.name() + ".widened";
+        return g.hasValue(name) ? g.value(name)
+                : g.node("Cast").in(stored).attr("to", (long) types.compute().onnxCode).outputNames(name).out();
+    }
+
+    /** {@code x} in the compute type (a Cast when it is not). */
+    Value toCompute(Value x) {
+        return x.dtype() == types.compute() ? x : g.cast(x, types.compute());
+    }
+
+    /** {@code x} in FLOAT (a Cast when it is not). */
+    Value toFloat(Value x) {
+        return x.dtype() == DType.FLOAT ? x : g.cast(x, DType.FLOAT);
     }
 
     /** x W^T (+ b) (+ scale · dropout(x) A^T B^T when the module has an adapter: PEFT's lora.Linear). */
@@ -70,21 +113,35 @@ public final class SmolVlmLayers {
         if (target == null) {
             return y;
         }
-        Value a = trainable.get(target.loraA());
-        Value b = trainable.get(target.loraB());
+        // FLOAT masters, cast where they are used: the optimizer updates float32 values
+        Value a = toCompute(trainable.get(target.loraA()));
+        Value b = toCompute(trainable.get(target.loraB()));
         Value input = dropoutMode == null ? x : g.dropout(x, lora.dropout(), dropoutMode, dropoutSeed++).get(0);
         Value down = g.matMul(input, g.transpose(a, 1, 0));
         Value delta = g.matMul(down, g.transpose(b, 1, 0));
-        return g.add(y, g.mul(delta, g.scalar(DType.FLOAT, lora.scale())));
+        return g.add(y, g.mul(delta, g.scalar(types.compute(), lora.scale())));
     }
 
+    /** LayerNorm in FLOAT (its kernel keeps the statistics in FLOAT too), back to the compute type. */
     Value layerNorm(Value x, String module, double eps) {
-        return g.node("LayerNormalization").in(x, frozen(module + ".weight"), frozen(module + ".bias"))
+        Value y = g.node("LayerNormalization").in(toFloat(x), normParameter(module + ".weight"), normParameter(module + ".bias"))
                 .attr("axis", -1L).attr("epsilon", eps).out();
+        return toCompute(y);
     }
 
+    /** RMSNorm in FLOAT (transformers' LlamaRMSNorm also computes its variance in float32), back to the compute type. */
     Value rmsNorm(Value x, String weightName, double eps) {
-        return g.rmsNorm(x, frozen(weightName), eps);
+        return toCompute(g.rmsNorm(toFloat(x), normParameter(weightName), eps));
+    }
+
+    /**
+     * Attention probabilities from raw scores (q·k, compute type): scaled, masked ({@code mask} true =
+     * visible) and normalised over the last axis in FLOAT, then in the compute type for the product with the values.
+     */
+    Value attentionProbabilities(Value scores, double scale, Value mask) {
+        Value scaled = g.mul(toFloat(scores), g.scalar(DType.FLOAT, scale));
+        Value masked = g.where(mask, scaled, g.scalar(DType.FLOAT, MASKED_SCORE));
+        return toCompute(g.softmax(masked, -1));
     }
 
     /**
@@ -106,15 +163,18 @@ public final class SmolVlmLayers {
         Value pos = g.unsqueeze(g.cast(positionIds, DType.FLOAT), 2);
         Value freqs = g.mul(pos, g.constant(TensorData.floats(new long[] {d / 2}, invFreq)));
         Value emb = g.unsqueeze(g.concat(-1, freqs, freqs), 2);
-        return new Value[] {g.unary("Cos", emb), g.unary("Sin", emb)};
+        // computed in float32 and then cast to the queries' type, as modeling_llama.py's LlamaRotaryEmbedding does
+        return new Value[] {toCompute(g.unary("Cos", emb)), toCompute(g.unary("Sin", emb))};
     }
 
-    /** modeling_llama.py's apply_rotary_pos_emb: x·cos + rotate_half(x)·sin. */
+    /**
+     * modeling_llama.py's apply_rotary_pos_emb: x·cos + rotate_half(x)·sin. The halves come from one
+     * Split, whose gradient is a Concat (a Slice's would be a Pad, which ORT's CUDA provider lacks for bfloat16).
+     */
     private Value applyRope(Value x, Value[] rope) {
         int half = config.text().headDim() / 2;
-        Value first = g.node("Slice").in(x, g.longs(0), g.longs(half), g.longs(-1)).out();
-        Value second = g.node("Slice").in(x, g.longs(half), g.longs(Long.MAX_VALUE), g.longs(-1)).out();
-        Value rotated = g.concat(-1, g.neg(second), first);
+        List<Value> halves = g.node("Split").in(x, g.longs(half, half)).attr("axis", -1L).outs(2);
+        Value rotated = g.concat(-1, g.neg(halves.get(1)), halves.get(0));
         return g.add(g.mul(x, rope[0]), g.mul(rotated, rope[1]));
     }
 
@@ -139,9 +199,8 @@ public final class SmolVlmLayers {
         int kvHeads = t.numKeyValueHeads();
         int d = t.headDim();
         Value queries = g.transpose(g.reshape(q, 0, 0, kvHeads, heads / kvHeads, d), 0, 2, 3, 1, 4);   // [b, kv, G, T, d]
-        Value scores = g.mul(g.matMul(queries, g.unsqueeze(keysT, 2)), g.scalar(DType.FLOAT, 1 / Math.sqrt(d)));
-        scores = g.where(mask, scores, g.scalar(DType.FLOAT, MASKED_SCORE));
-        Value out = g.matMul(g.softmax(scores, -1), g.unsqueeze(values, 2));                          // [b, kv, G, T, d]
+        Value scores = g.matMul(queries, g.unsqueeze(keysT, 2));
+        Value out = g.matMul(attentionProbabilities(scores, 1 / Math.sqrt(d), mask), g.unsqueeze(values, 2)); // [b, kv, G, T, d]
         out = g.reshape(g.transpose(out, 0, 3, 1, 2, 4), 0, 0, (long) heads * d);
         return linear(out, prefix + "o_proj", false);
     }

@@ -3,6 +3,8 @@ package dev.smoldpo.train.config;
 import dev.smoldpo.artifacts.Manifest;
 import dev.smoldpo.model.smolvlm.DpoLayout;
 import dev.smoldpo.model.smolvlm.DpoLossType;
+import dev.smoldpo.model.smolvlm.Precision;
+import dev.smoldpo.model.smolvlm.SmolVlmExporter;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -13,10 +15,11 @@ import java.util.Objects;
 
 /**
  * The settings the artifacts fix when they are exported: LoRA rank, alpha, dropout and targets, the
- * loss type and its options are compiled into the training graphs, and the manifest lists the layouts
- * the graphs serve. A run takes these from the manifest; a value given explicitly (config file or flag)
- * must equal the manifest's, or the run fails naming both, instead of recording a setting that was
- * never used.
+ * loss type and its options and the precision are compiled into the training graphs, and the manifest
+ * lists the layouts the graphs serve. A run takes these from the manifest; a value given explicitly
+ * (config file or flag) must equal the manifest's, or the run fails naming both, instead of recording a
+ * setting that was never used. Artifacts of a half precision fail on {@code device: cpu} before any
+ * session is opened, saying why and what to do.
  */
 public final class ArtifactSettings {
     private ArtifactSettings() {}
@@ -34,7 +37,21 @@ public final class ArtifactSettings {
         m.put("loss_type", DpoLossType.fromTrl(String.valueOf(dpo.get("loss_type"))));
         m.put("label_smoothing", ((Number) dpo.get("label_smoothing")).doubleValue());
         m.put("reference_free", Boolean.TRUE.equals(dpo.get("reference_free")));
+        m.put("precision", precision(manifest, manifestFile));
         return m;
+    }
+
+    /** The precision the artifacts were exported with; fp32 for manifests written before the key existed. */
+    public static Precision precision(Manifest manifest, Path manifestFile) {
+        Object p = manifest.extra() == null ? null : manifest.extra().get(SmolVlmExporter.PRECISION);
+        if (p == null) {
+            return Precision.FP32;
+        }
+        try {
+            return Precision.fromConfig(String.valueOf(p));
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(manifestFile + ": " + e.getMessage());
+        }
     }
 
     /** The layouts the artifacts' graphs serve (both, for every export so far). */
@@ -70,6 +87,7 @@ public final class ArtifactSettings {
             }
             layers.set("layout", layouts.get(0), source, false);
         }
+        requireDevice(layers.bind(), manifest, manifestFile);
     }
 
     /** Fails when a bound configuration differs from the manifest on an artifact-owned key. */
@@ -83,6 +101,27 @@ public final class ArtifactSettings {
         if (!layouts.contains(config.layout())) {
             throw new ConfigException("layout " + config.layout().configName() + " is not served by the artifacts in "
                     + manifestFile.getParent());
+        }
+        requireDevice(config, manifest, manifestFile);
+    }
+
+    /**
+     * Half-precision artifacts are for CUDA. ONNX Runtime's CPU execution provider has no bfloat16
+     * MatMul, so bf16 sessions cannot even be created there; it has float16 MatMul, but runs most other
+     * float16 ops by casting to float32 and back, so fp16 artifacts would train slower than fp32 ones
+     * and no more accurately.
+     */
+    private static void requireDevice(TrainConfig config, Manifest manifest, Path manifestFile) {
+        Precision precision = precision(manifest, manifestFile);
+        if (config.device() == TrainConfig.Device.CPU && !precision.runsOnCpu()) {
+            String why = precision == Precision.BF16
+                    ? "ONNX Runtime's CPU execution provider has no bf16 MatMul kernel, so these graphs cannot run there"
+                    : "ONNX Runtime's CPU execution provider runs most fp16 ops by casting to fp32 and back, slower than "
+                            + "fp32 artifacts and no more accurate";
+            throw new ConfigException("the artifacts in " + manifestFile.getParent() + " were exported with precision "
+                    + precision.configName() + ", which is for device cuda: " + why + ". Train them with --device cuda "
+                    + "(a -Port-gpu build on a machine with an NVIDIA GPU), or re-export for the CPU with "
+                    + "./tools/export-artifacts.sh ... --precision fp32");
         }
     }
 

@@ -6,6 +6,7 @@ import dev.smoldpo.model.lora.LoraConfig;
 import dev.smoldpo.model.smolvlm.DpoConfig;
 import dev.smoldpo.model.smolvlm.DpoLayout;
 import dev.smoldpo.model.smolvlm.DpoLossType;
+import dev.smoldpo.model.smolvlm.Precision;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -93,6 +94,10 @@ public record TrainConfig(
         List<String> loraTargetModules,
         @Key(def = "false", doc = "adapters on the text model only (the q/k/v defaults also match the vision tower); fixed at export")
         boolean loraTextOnly,
+        // precision
+        @Key(def = "fp32", doc = "fp32, bf16 or fp16: type of the frozen weights, matmuls and attention (LoRA, its "
+                + "gradients and the optimizer stay fp32); fixed at export; bf16 and fp16 train with device cuda only")
+        Precision precision,
         // optimisation
         @Key(def = "1e-4", doc = "(HF) peak learning rate of AdamW")
         double learningRate,
@@ -200,6 +205,7 @@ public TrainConfig {
         for (String m : loraTargetModules) {
             require(m != null && !m.isBlank(), "lora_target_modules has an empty entry: " + loraTargetModules);
         }
+        require(precision != null, "precision must be set (fp32, bf16 or fp16)");
         require(learningRate >= 0 && Double.isFinite(learningRate), "learning_rate must be >= 0, got " + learningRate);
         require(lrSchedulerType != null, "lr_scheduler_type must be set");
         require(warmupRatio >= 0 && warmupRatio <= 1, "warmup_ratio must be in [0, 1], got " + warmupRatio);

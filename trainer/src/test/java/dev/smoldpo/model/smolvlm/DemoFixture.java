@@ -44,16 +44,21 @@ final class DemoFixture {
 
     /** Two pairs: one single-tile image, one 2x2 + global image; completions of different lengths. */
     List<DpoCollator.Pair> pairs(long seed) {
+        return pairs(config, seed);
+    }
+
+    /** {@link #pairs(long)} for a demo-shaped {@code config}. */
+    static List<DpoCollator.Pair> pairs(ModelConfig config, long seed) {
         SplittableRandom r = new SplittableRandom(seed);
         List<DpoCollator.Pair> pairs = new ArrayList<>();
         for (int tiles : new int[] {1, 5}) {
-            pairs.add(new DpoCollator.Pair(prompt(r, tiles), tokens(r, 3 + r.nextInt(4)), tokens(r, 2 + r.nextInt(5)),
-                    image(r, tiles)));
+            pairs.add(new DpoCollator.Pair(prompt(config, r, tiles), tokens(r, 3 + r.nextInt(4)), tokens(r, 2 + r.nextInt(5)),
+                    image(config, r, tiles)));
         }
         return pairs;
     }
 
-    private long[] prompt(SplittableRandom r, int tiles) {
+    private static long[] prompt(ModelConfig config, SplittableRandom r, int tiles) {
         List<Long> ids = new ArrayList<>();
         ids.add((long) DemoSpec.IM_START_ID);
         for (int i = 0; i < 3; i++) {
@@ -84,7 +89,7 @@ final class DemoFixture {
         return DemoSpec.FIRST_REGULAR_ID + r.nextInt(DemoSpec.VOCAB_SIZE - DemoSpec.FIRST_REGULAR_ID);
     }
 
-    private DpoCollator.Tiles image(SplittableRandom r, int tiles) {
+    private static DpoCollator.Tiles image(ModelConfig config, SplittableRandom r, int tiles) {
         int s = config.vision().imageSize();
         float[] px = new float[tiles * 3 * s * s];
         for (int i = 0; i < px.length; i++) {
