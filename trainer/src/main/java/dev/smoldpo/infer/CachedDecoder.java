@@ -9,7 +9,9 @@ import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
 import dev.smoldpo.hf.ModelConfig;
+import dev.smoldpo.runtime.FirstRunProfile;
 import dev.smoldpo.runtime.OrtRuntime;
+import dev.smoldpo.runtime.PlacementCheck;
 import dev.smoldpo.runtime.SessionSettings;
 import java.nio.ByteBuffer;
 import java.nio.FloatBuffer;
@@ -42,9 +44,11 @@ public final class CachedDecoder implements AutoCloseable {
     private final OrtSession decoder;
     private final Set<String> decoderInputs;
     private final Set<String> visionInputs;
+    /** The placement check of each session's first run, by session. */
+    private final Map<OrtSession, FirstRunProfile> placement;
 
     private CachedDecoder(Path dir, ModelConfig config, OrtEnvironment env, OrtSession.SessionOptions options, OrtSession vision,
-                          OrtSession embed, OrtSession decoder) throws OrtException {
+                          OrtSession embed, OrtSession decoder, Map<OrtSession, FirstRunProfile> placement) throws OrtException {
         this.dir = dir;
         this.config = config;
         this.env = env;
@@ -52,6 +56,7 @@ public final class CachedDecoder implements AutoCloseable {
         this.vision = vision;
         this.embed = embed;
         this.decoder = decoder;
+        this.placement = placement;
         this.decoderInputs = decoder.getInputNames();
         this.visionInputs = vision.getInputNames();
     }
@@ -63,18 +68,22 @@ public final class CachedDecoder implements AutoCloseable {
      * @param cuda    run on ONNX Runtime's CUDA execution provider
      */
     public static CachedDecoder open(Path dir, ModelConfig config, int threads, boolean cuda) throws OrtException {
+        return open(dir, config, threads, cuda, PlacementCheck.forDevice(cuda));
+    }
+
+    /** As above with an explicit placement check of each session's first run. */
+    public static CachedDecoder open(Path dir, ModelConfig config, int threads, boolean cuda, PlacementCheck check)
+            throws OrtException {
         OrtEnvironment env = OrtRuntime.environment(); // before any other ORT class: it wires the native library
         List<AutoCloseable> opened = new ArrayList<>();
+        Map<OrtSession, FirstRunProfile> placement = new java.util.IdentityHashMap<>();
         try {
             OrtSession.SessionOptions options = SessionSettings.options(threads, cuda);
             opened.add(options);
-            OrtSession vision = env.createSession(dir.resolve(DeploymentFolder.VISION_ENCODER).toString(), options);
-            opened.add(vision);
-            OrtSession embed = env.createSession(dir.resolve(DeploymentFolder.EMBED_TOKENS).toString(), options);
-            opened.add(embed);
-            OrtSession decoder = env.createSession(dir.resolve(DeploymentFolder.DECODER).toString(), options);
-            opened.add(decoder);
-            CachedDecoder d = new CachedDecoder(dir, config, env, options, vision, embed, decoder);
+            OrtSession vision = create(env, dir.resolve(DeploymentFolder.VISION_ENCODER), options, check, placement, opened);
+            OrtSession embed = create(env, dir.resolve(DeploymentFolder.EMBED_TOKENS), options, check, placement, opened);
+            OrtSession decoder = create(env, dir.resolve(DeploymentFolder.DECODER), options, check, placement, opened);
+            CachedDecoder d = new CachedDecoder(dir, config, env, options, vision, embed, decoder, placement);
             d.checkInputs();
             return d;
         } catch (OrtException | RuntimeException e) {
@@ -85,8 +94,23 @@ public final class CachedDecoder implements AutoCloseable {
                     e.addSuppressed(suppressed);
                 }
             }
+            placement.values().forEach(FirstRunProfile::discard);
             throw e;
         }
+    }
+
+    private static OrtSession create(OrtEnvironment env, Path file, OrtSession.SessionOptions options, PlacementCheck check,
+                                     Map<OrtSession, FirstRunProfile> placement, List<AutoCloseable> opened) throws OrtException {
+        FirstRunProfile armed = FirstRunProfile.arm(check, options, file.getFileName().toString());
+        OrtSession s = env.createSession(file.toString(), options);
+        opened.add(s);
+        placement.put(s, armed);
+        return s;
+    }
+
+    /** After each run of {@code session}: its placement check, the first time. */
+    private void checked(OrtSession session) throws OrtException {
+        placement.get(session).afterRun(session);
     }
 
     private void checkInputs() throws OrtException {
@@ -145,6 +169,7 @@ public final class CachedDecoder implements AutoCloseable {
     public float[] embed(long[] ids) throws OrtException {
         try (OnnxTensor t = OnnxTensor.createTensor(env, LongBuffer.wrap(ids), new long[] {1, ids.length});
              OrtSession.Result r = embed.run(Map.of("input_ids", t))) {
+            checked(embed);
             return floats((OnnxTensor) r.get("inputs_embeds").orElse(r.get(0)));
         }
     }
@@ -164,6 +189,7 @@ public final class CachedDecoder implements AutoCloseable {
                         OnnxJavaType.BOOL));
             }
             try (OrtSession.Result r = vision.run(in)) {
+                checked(vision);
                 OnnxValue v = r.get("image_features").orElseThrow(() -> new InferenceException(
                         dir.resolve(DeploymentFolder.VISION_ENCODER) + " has no image_features output"));
                 long[] shape = ((OnnxTensor) v).getInfo().getShape();
@@ -300,7 +326,14 @@ public final class CachedDecoder implements AutoCloseable {
                 created.add(put(in, "use_cache_branch", OnnxTensor.createTensor(env, ByteBuffer.allocateDirect(1)
                         .put((byte) (pastLen > 0 ? 1 : 0)).flip(), new long[] {1}, OnnxJavaType.BOOL)));
             }
-            return decoder.run(in);
+            OrtSession.Result r = decoder.run(in);
+            try {
+                checked(decoder);
+            } catch (OrtException | RuntimeException e) {
+                r.close();
+                throw e;
+            }
+            return r;
         } finally {
             created.forEach(OnnxTensor::close);
         }
@@ -374,6 +407,7 @@ public final class CachedDecoder implements AutoCloseable {
             } catch (OrtException e) {
                 first = first == null ? e : first;
             }
+            placement.get(s).discard();
         }
         options.close();
         if (first != null) {

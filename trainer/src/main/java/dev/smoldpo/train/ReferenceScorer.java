@@ -8,8 +8,10 @@ import dev.smoldpo.model.smolvlm.DpoCollator;
 import dev.smoldpo.model.smolvlm.DpoLayout;
 import dev.smoldpo.model.smolvlm.SmolVlmInputs;
 import dev.smoldpo.onnx.TensorData;
+import dev.smoldpo.runtime.FirstRunProfile;
 import dev.smoldpo.runtime.OrtRuntime;
 import dev.smoldpo.runtime.OrtTensors;
+import dev.smoldpo.runtime.PlacementCheck;
 import java.nio.file.Path;
 import java.sql.SQLException;
 import java.util.ArrayList;
@@ -26,7 +28,9 @@ public final class ReferenceScorer implements AutoCloseable {
     private final Path referenceModel;
     private final int threads;
     private final boolean cuda;
+    private final PlacementCheck placementCheck;
     private OrtSession session;
+    private FirstRunProfile placement; // the check of the open session's first run
     private final ReferenceCache cache;
     private final DpoCollator collator;
     private final DpoLayout layout;
@@ -35,9 +39,16 @@ public final class ReferenceScorer implements AutoCloseable {
 
     public ReferenceScorer(Path referenceModel, ReferenceCache cache, ModelConfig config, DpoLayout layout, int threads,
                            boolean cuda) throws OrtException {
+        this(referenceModel, cache, config, layout, threads, cuda, PlacementCheck.forDevice(cuda));
+    }
+
+    /** As above with an explicit placement check of the reference session's first forward pass. */
+    public ReferenceScorer(Path referenceModel, ReferenceCache cache, ModelConfig config, DpoLayout layout, int threads,
+                           boolean cuda, PlacementCheck placementCheck) throws OrtException {
         this.referenceModel = referenceModel;
         this.threads = threads;
         this.cuda = cuda;
+        this.placementCheck = placementCheck;
         this.cache = cache;
         this.collator = new DpoCollator(config);
         this.layout = layout;
@@ -85,13 +96,16 @@ public final class ReferenceScorer implements AutoCloseable {
         if (session != null) {
             session.close();
             session = null;
+            placement.discard();
         }
     }
 
     private OrtSession session() throws OrtException {
         if (session == null) {
             try (OrtSession.SessionOptions options = dev.smoldpo.runtime.SessionSettings.options(threads, cuda)) {
+                FirstRunProfile armed = FirstRunProfile.arm(placementCheck, options, referenceModel.getFileName().toString());
                 session = OrtRuntime.environment().createSession(referenceModel.toString(), options);
+                placement = armed;
             }
         }
         return session;
@@ -101,7 +115,9 @@ public final class ReferenceScorer implements AutoCloseable {
         Map<String, TensorData> in = collator.collate(batch.stream().map(PairEncoder.Encoded::pair).toList(), layout);
         Map<String, OnnxTensor> feed = OrtTensors.of(OrtRuntime.environment(), in);
         Map<String, ReferenceCache.Logps> out = new HashMap<>();
-        try (OrtSession.Result r = session().run(feed, java.util.Set.of(SmolVlmInputs.CHOSEN_LOGPS, SmolVlmInputs.REJECTED_LOGPS))) {
+        OrtSession s = session();
+        try (OrtSession.Result r = s.run(feed, java.util.Set.of(SmolVlmInputs.CHOSEN_LOGPS, SmolVlmInputs.REJECTED_LOGPS))) {
+            placement.afterRun(s);
             float[] chosen = OrtTensors.floats(r.get(SmolVlmInputs.CHOSEN_LOGPS).orElseThrow());
             float[] rejected = OrtTensors.floats(r.get(SmolVlmInputs.REJECTED_LOGPS).orElseThrow());
             for (int i = 0; i < batch.size(); i++) {

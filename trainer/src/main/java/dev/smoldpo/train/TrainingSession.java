@@ -7,7 +7,9 @@ import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.OrtTrainingSession;
 import dev.smoldpo.artifacts.ArtifactFiles;
 import dev.smoldpo.runtime.OrtRuntime;
+import dev.smoldpo.runtime.PlacementCheck;
 import dev.smoldpo.runtime.SessionSettings;
+import dev.smoldpo.runtime.TrainingPlacementProbe;
 import java.nio.FloatBuffer;
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -21,11 +23,17 @@ public final class TrainingSession implements AutoCloseable {
     private final OrtEnvironment env;
     private final OrtSession.SessionOptions options;
     private final OrtTrainingSession session;
+    /** The placement check still to run at the first train or eval step (null once done, or when it is off). */
+    private Probe probe;
 
-    private TrainingSession(OrtEnvironment env, OrtSession.SessionOptions options, OrtTrainingSession session) {
+    /** What {@link TrainingPlacementProbe} needs to open a second session like this one. */
+    private record Probe(PlacementCheck check, Path training, Path eval, Path optimizer, Path checkpoint, int threads, boolean cuda) {}
+
+    private TrainingSession(OrtEnvironment env, OrtSession.SessionOptions options, OrtTrainingSession session, Probe probe) {
         this.env = env;
         this.options = options;
         this.session = session;
+        this.probe = probe;
     }
 
     /** Opens the artifacts with {@code checkpoint} (the export's own, or a saved one). */
@@ -33,15 +41,29 @@ public final class TrainingSession implements AutoCloseable {
         return open(files.training(), files.eval(), files.optimizer(), checkpoint, threads, false);
     }
 
-    /** Opens the given graphs; {@code cuda} selects ORT's CUDA execution provider (device 0). */
+    /**
+     * Opens the given graphs; {@code cuda} selects ORT's CUDA execution provider (device 0), with the
+     * placement check {@link PlacementCheck#ENV} asks for.
+     */
     public static TrainingSession open(Path training, Path eval, Path optimizer, Path checkpoint, int threads, boolean cuda)
             throws OrtException {
+        return open(training, eval, optimizer, checkpoint, threads, cuda, PlacementCheck.forDevice(cuda));
+    }
+
+    /**
+     * As above with an explicit placement check: when active, the inputs of the first train or eval
+     * step first run through a profiled second session ({@link TrainingPlacementProbe}) to see where
+     * ORT placed each node of the three graphs.
+     */
+    public static TrainingSession open(Path training, Path eval, Path optimizer, Path checkpoint, int threads, boolean cuda,
+                                       PlacementCheck check) throws OrtException {
         OrtEnvironment env = OrtRuntime.environment();
         OrtSession.SessionOptions options = SessionSettings.options(threads, cuda);
         SessionSettings.lowerPeakMemory(options);
         OrtTrainingSession s = env.createTrainingSession(checkpoint.toString(), training.toString(), eval.toString(),
                 optimizer.toString(), options);
-        return new TrainingSession(env, options, s);
+        Probe probe = check.active() ? new Probe(check, training, eval, optimizer, checkpoint, threads, cuda) : null;
+        return new TrainingSession(env, options, s, probe);
     }
 
     public OrtEnvironment env() {
@@ -58,13 +80,44 @@ public final class TrainingSession implements AutoCloseable {
 
     /** Runs a train step and returns every returned output as float arrays, by name. */
     public Map<String, float[]> trainStep(Map<String, OnnxTensor> inputs) throws OrtException {
-        try (OrtSession.Result r = session.trainStep(inGraphOrder(inputs, session.getTrainInputNames()))) {
+        Map<String, OnnxTensor> ordered = inGraphOrder(inputs, session.getTrainInputNames());
+        checkPlacement(ordered);
+        try (OrtSession.Result r = session.trainStep(ordered)) {
             return floatsOf(r);
         }
     }
 
+    /**
+     * The placement check, once, at the first train or eval step: its inputs run the graphs whose
+     * inputs they cover through a profiled copy of this session.
+     */
+    private void checkPlacement(Map<String, OnnxTensor> inputs) throws OrtException {
+        if (probe == null) {
+            return;
+        }
+        Probe p = probe;
+        probe = null;
+        OrtSession.SessionOptions probeOptions = SessionSettings.options(p.threads(), p.cuda());
+        SessionSettings.lowerPeakMemory(probeOptions);
+        TrainingPlacementProbe.run(p.check(), probeOptions, p.training(), p.eval(), p.optimizer(), p.checkpoint(),
+                covering(inputs, session.getTrainInputNames()), covering(inputs, session.getEvalInputNames()));
+    }
+
+    /** {@code inputs} restricted to {@code names} in graph order, or null when some name is missing. */
+    private static Map<String, OnnxTensor> covering(Map<String, OnnxTensor> inputs, java.util.Set<String> names) {
+        return inputs.keySet().containsAll(names) ? inGraphOrder(subset(inputs, names), names) : null;
+    }
+
+    private static Map<String, OnnxTensor> subset(Map<String, OnnxTensor> inputs, java.util.Set<String> names) {
+        Map<String, OnnxTensor> out = new HashMap<>();
+        names.forEach(n -> out.put(n, inputs.get(n)));
+        return out;
+    }
+
     public Map<String, float[]> evalStep(Map<String, OnnxTensor> inputs) throws OrtException {
-        try (OrtSession.Result r = session.evalStep(inGraphOrder(inputs, session.getEvalInputNames()))) {
+        Map<String, OnnxTensor> ordered = inGraphOrder(inputs, session.getEvalInputNames());
+        checkPlacement(ordered);
+        try (OrtSession.Result r = session.evalStep(ordered)) {
             return floatsOf(r);
         }
     }

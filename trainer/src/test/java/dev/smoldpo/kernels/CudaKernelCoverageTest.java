@@ -1,0 +1,185 @@
+package dev.smoldpo.kernels;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.onnx.proto.OnnxMl;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.smoldpo.cli.Main;
+import dev.smoldpo.export.deploy.DeploymentExporter;
+import dev.smoldpo.model.demo.DemoModel;
+import dev.smoldpo.onnx.DType;
+import dev.smoldpo.onnx.Graph;
+import dev.smoldpo.onnx.ModelWriter;
+import dev.smoldpo.onnx.Shape;
+import dev.smoldpo.onnx.Value;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * No silent CPU fallback on CUDA, checked on CPU: every node of every graph smoldpo runs (training,
+ * eval and optimizer graphs and reference_model.onnx of exports covering the loss types, the
+ * optional graph parts and both vision activations; the three deployment graphs) must have a CUDA
+ * kernel in ONNX Runtime 1.28 for its domain, opset and input/output types. A node without one
+ * would run on the CPU under --device cuda, with its tensors copied back and forth every step.
+ */
+class CudaKernelCoverageTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final CudaKernelTable TABLE = CudaKernelTable.load();
+    private static final List<NodeTypes.Node> NODES = new ArrayList<>();
+
+    @TempDir
+    static Path root;
+
+    @BeforeAll
+    static void exportEverything() throws Exception {
+        // The demo with the defaults (sigmoid loss, gradient clipping, vision and text adapters) ...
+        Path demo = export("demo");
+        // ... and variants that change which ops the graphs hold.
+        export("text-ipo", "--text-only", "--loss-type", "ipo");
+        export("hinge-reference-free", "--loss-type", "hinge", "--reference-free");
+        export("robust-dropout", "--loss-type", "robust", "--label-smoothing", "0.1", "--lora-dropout", "0.1");
+        export("apo-no-clipping", "--loss-type", "apo_zero", "--max-grad-norm", "0");
+        Path erfDemo = root.resolve("demo-erf-gelu");
+        DemoModel.write(erfDemo, 7);
+        ObjectNode config = (ObjectNode) JSON.readTree(erfDemo.resolve("config.json").toFile());
+        ((ObjectNode) config.get("vision_config")).put("hidden_act", "gelu");
+        JSON.writeValue(erfDemo.resolve("config.json").toFile(), config);
+        Path erf = export("erf-gelu", erfDemo.toString());
+        deploy(demo, "deploy");
+        deploy(erf, "deploy-erf-gelu");
+    }
+
+    private static Path export(String name, String... args) {
+        Path out = root.resolve(name);
+        List<String> all = new ArrayList<>(List.of("export-artifacts", "--out", out.toString()));
+        all.addAll(List.of(args));
+        assertEquals(0, Main.run(all.toArray(String[]::new)), "export " + all);
+        for (String graph : List.of("training_model.onnx", "eval_model.onnx", "optimizer_model.onnx", "reference_model.onnx")) {
+            NODES.addAll(NodeTypes.read(out.resolve(graph)).stream().map(n -> relabel(n, name + "/" + graph)).toList());
+        }
+        return out;
+    }
+
+    private static void deploy(Path artifacts, String name) throws Exception {
+        Path onnx = DeploymentExporter.export(artifacts, null, root.resolve(name)).resolve("onnx");
+        for (String graph : List.of(DeploymentExporter.VISION, DeploymentExporter.EMBED, DeploymentExporter.DECODER)) {
+            NODES.addAll(NodeTypes.read(onnx.resolve(graph + ".onnx")).stream().map(n -> relabel(n, name + "/onnx/" + graph + ".onnx")).toList());
+        }
+    }
+
+    private static NodeTypes.Node relabel(NodeTypes.Node n, String graph) {
+        return new NodeTypes.Node(graph, n.name(), n.domain(), n.op(), n.opset(), n.inputs(), n.outputs());
+    }
+
+    @Test
+    void everyNodeOfEveryGraphHasACudaKernel() throws Exception {
+        List<String> gaps = new ArrayList<>();
+        Map<String, Integer> seen = new TreeMap<>();
+        for (NodeTypes.Node n : NODES) {
+            String why = TABLE.gap(n);
+            if (why != null) {
+                gaps.add(n.describe() + ": " + why);
+            }
+            CudaKernelTable.Kernel k = TABLE.kernelFor(n);
+            seen.merge(String.join("\t", n.domain(), n.op(), Long.toString(n.opset()), String.join(",", n.inputs().stream()
+                    .map(String::valueOf).toList()), String.join(",", n.outputs()), k == null ? "NONE" : k.range() + " " + k.source()), 1, Integer::sum);
+        }
+        // For the reader: every distinct (domain, op, opset, input types, output types) checked, with its kernel.
+        List<String> report = new ArrayList<>(List.of("# " + NODES.size() + " nodes of " + NODES.stream().map(NodeTypes.Node::graph)
+                .distinct().count() + " graphs; written by " + getClass().getSimpleName(), "domain\top\topset\tinputs\toutputs\tcuda kernel\tnodes"));
+        seen.forEach((sig, count) -> report.add(sig + "\t" + count));
+        Files.write(Path.of("target", "cuda-kernel-coverage.tsv"), report);
+        assertTrue(gaps.isEmpty(), gaps.size() + " of " + NODES.size() + " nodes have no CUDA kernel in ONNX Runtime 1.28"
+                + " and would run on the CPU under --device cuda:\n  " + String.join("\n  ", gaps));
+    }
+
+    @Test
+    void theCheckSawEveryGraphAndTheOpsThatOnlySomeExportsHave() {
+        Set<String> graphs = new TreeSet<>();
+        Set<String> ops = new TreeSet<>();
+        NODES.forEach(n -> {
+            graphs.add(n.graph());
+            ops.add(n.domain() + "::" + n.op());
+        });
+        assertEquals(6 * 4 + 2 * 3, graphs.size(), "graphs checked: " + graphs);
+        for (String op : List.of("com.microsoft::InPlaceAccumulatorV2", "com.microsoft::AdamWOptimizer", "com.microsoft::FastGelu",
+                "com.microsoft::Gelu", "ai.onnx::Dropout", "ai.onnx::SequenceAt", "ai.onnx::SequenceConstruct", "ai.onnx::TopK",
+                "ai.onnx::MatMul", "ai.onnx::LayerNormalization", "ai.onnx::Shape", "ai.onnx::Range", "ai.onnx::NonZero")) {
+            assertTrue(ops.contains(op), op + " is among the checked ops " + ops);
+        }
+    }
+
+    // ---- the check bites ----
+
+    @Test
+    void aNodeWhoseTypesNoCudaKernelTakesIsReportedWithItsGraphNameOpAndTypes() {
+        Graph g = new Graph("planted");
+        Value flag = g.input("flag", DType.BOOL, Shape.fixed(4));
+        Value ids = g.input("ids", DType.INT64, Shape.fixed(2, 2));
+        // CUDA's Where (16+) takes no bool values, and its MatMul no integers; the CPU kernels take both.
+        Value picked = g.node("Where").in(flag, flag, g.node("Not").in(flag).out()).named("bool_where").out();
+        Value product = g.node("MatMul").in(ids, ids).named("integer_matmul").out();
+        Value fine = g.node("MatMul").in(g.cast(ids, DType.FLOAT), g.cast(ids, DType.FLOAT)).named("float_matmul").out();
+        g.output(picked);
+        g.output(product);
+        g.output(fine);
+        List<NodeTypes.Node> nodes = NodeTypes.of("planted.onnx", ModelWriter.toProto(g, null));
+
+        String where = TABLE.gap(node(nodes, "bool_where"));
+        assertNotNull(where, "Where on bool values has no CUDA kernel");
+        assertTrue(where.contains("tensor(bool)") && where.contains("'X'") && where.contains("16+"), where);
+        String matmul = TABLE.gap(node(nodes, "integer_matmul"));
+        assertNotNull(matmul, "MatMul on int64 has no CUDA kernel");
+        assertTrue(matmul.contains("tensor(int64)"), matmul);
+        assertNull(TABLE.gap(node(nodes, "float_matmul")), "MatMul on float has one");
+        assertEquals("planted.onnx: node 'bool_where' Where (opset 17) inputs [tensor(bool), tensor(bool), tensor(bool)]"
+                + " -> outputs [tensor(bool)]", node(nodes, "bool_where").describe());
+    }
+
+    @Test
+    void anOpOrOpsetWithoutAnyCudaKernelIsReported() {
+        CudaKernelTable table = CudaKernelTable.parse(List.of("domain\top\tsince\tuntil\tsignatures\tconstraints\tsource",
+                "ai.onnx\tRelu\t18\t*\tX:T->Y:T\tT=tensor(float)\ttest"));
+        NodeTypes.Node relu = new NodeTypes.Node("g", "r", "ai.onnx", "Relu", 17, List.of("tensor(float)"), List.of("tensor(float)"));
+        NodeTypes.Node newer = new NodeTypes.Node("g", "r", "ai.onnx", "Relu", 18, List.of("tensor(float)"), List.of("tensor(float)"));
+        NodeTypes.Node abs = new NodeTypes.Node("g", "a", "ai.onnx", "Abs", 17, List.of("tensor(float)"), List.of("tensor(float)"));
+        assertEquals("CUDA has no kernel for opset 17 (its versions: 18+)", table.gap(relu));
+        assertNull(table.gap(newer));
+        assertEquals("CUDA has no kernel for ai.onnx::Abs at all", table.gap(abs));
+    }
+
+    @Test
+    void anOutputTypeTheKernelDoesNotProduceIsReported() {
+        CudaKernelTable table = CudaKernelTable.parse(List.of("domain\top\tsince\tuntil\tsignatures\tconstraints\tsource",
+                "ai.onnx\tCast\t13\t18\tinput:T1->output:T2\tT1=tensor(float)|tensor(int64);T2=tensor(float)|tensor(int64)\ttest"));
+        NodeTypes.Node toBf16 = new NodeTypes.Node("g", "c", "ai.onnx", "Cast", 17, List.of("tensor(float)"), List.of("tensor(bfloat16)"));
+        assertTrue(table.gap(toBf16).contains("output 0 ('output', constraint T2) is tensor(bfloat16)"), table.gap(toBf16));
+    }
+
+    @Test
+    void nodeTypesFailsOnAnOpItHasNoRuleFor() {
+        OnnxMl.ModelProto model = OnnxMl.ModelProto.newBuilder()
+                .addOpsetImport(OnnxMl.OperatorSetIdProto.newBuilder().setDomain("").setVersion(17))
+                .setGraph(OnnxMl.GraphProto.newBuilder().addNode(OnnxMl.NodeProto.newBuilder().setName("u").setOpType("Unique")))
+                .build();
+        IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, () -> NodeTypes.of("m", model));
+        assertTrue(e.getMessage().contains("node 'u' Unique") && e.getMessage().contains("no type rule"), e.getMessage());
+    }
+
+    private static NodeTypes.Node node(List<NodeTypes.Node> nodes, String name) {
+        return nodes.stream().filter(n -> n.name().equals(name)).findFirst().orElseThrow();
+    }
+}
