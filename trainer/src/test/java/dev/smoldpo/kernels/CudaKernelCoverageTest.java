@@ -52,6 +52,9 @@ class CudaKernelCoverageTest {
         export("hinge-reference-free", "--loss-type", "hinge", "--reference-free");
         export("robust-dropout", "--loss-type", "robust", "--label-smoothing", "0.1", "--lora-dropout", "0.1");
         export("apo-no-clipping", "--loss-type", "apo_zero", "--max-grad-norm", "0");
+        // mixed precision: matmuls and attention in bf16 / fp16, statistics and loss in float32
+        export("bf16", "--precision", "bf16");
+        export("fp16", "--precision", "fp16");
         Path erfDemo = root.resolve("demo-erf-gelu");
         DemoModel.write(erfDemo, 7);
         ObjectNode config = (ObjectNode) JSON.readTree(erfDemo.resolve("config.json").toFile());
@@ -114,7 +117,11 @@ class CudaKernelCoverageTest {
             graphs.add(n.graph());
             ops.add(n.domain() + "::" + n.op());
         });
-        assertEquals(6 * 4 + 2 * 3, graphs.size(), "graphs checked: " + graphs);
+        assertEquals(8 * 4 + 2 * 3, graphs.size(), "graphs checked: " + graphs);
+        for (String half : List.of("tensor(bfloat16)", "tensor(float16)")) {
+            assertTrue(NODES.stream().anyMatch(n -> n.op().equals("MatMul") && n.inputs().contains(half)),
+                    "a " + half + " MatMul was checked");
+        }
         for (String op : List.of("com.microsoft::InPlaceAccumulatorV2", "com.microsoft::AdamWOptimizer", "com.microsoft::FastGelu",
                 "com.microsoft::Gelu", "ai.onnx::Dropout", "ai.onnx::SequenceAt", "ai.onnx::SequenceConstruct", "ai.onnx::TopK",
                 "ai.onnx::MatMul", "ai.onnx::LayerNormalization", "ai.onnx::Shape", "ai.onnx::Range", "ai.onnx::NonZero")) {
