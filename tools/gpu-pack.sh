@@ -99,7 +99,9 @@ grep -o 'add_test(NAME [a-z_]* COMMAND smoldpo_tests [a-z]*' native/CMakeLists.t
 # -- the jar, without the CPU ORT libraries ---------------------------------------------------
 step "trainer.jar without bytedeco's native libraries"
 cp trainer.jar "$stage/trainer.jar"
-zip -q -d "$stage/trainer.jar" 'org/bytedeco/onnxruntime/*' 'org/bytedeco/cuda/*' >/dev/null || true
+# also the ORT Java jar's inference-only libonnxruntime.so (never loaded: its JNI library stays)
+zip -q -d "$stage/trainer.jar" 'org/bytedeco/onnxruntime/*' 'org/bytedeco/cuda/*' \
+  'ai/onnxruntime/native/linux-x64/libonnxruntime.so' >/dev/null || true
 unzip -l "$stage/trainer.jar" | grep -q 'org/bytedeco/onnxruntime/.*\.so' && fail "could not strip ORT from the jar"
 echo "  $(du -h "$stage/trainer.jar" | cut -f1) (from $(du -h trainer.jar | cut -f1))"
 

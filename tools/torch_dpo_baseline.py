@@ -77,9 +77,8 @@ def build_model(config, precision, device, lora_r, lora_alpha):
     config.text_config._attn_implementation = "sdpa"
     config.vision_config._attn_implementation = "sdpa"
     model = Idefics3ForConditionalGeneration(config)
-    if precision == "bf16":
-        model = model.to(torch.bfloat16)
-    model = model.to(device)
+    # the whole model in one dtype: config.json's torch_dtype (bfloat16) can reach some sub-modules
+    model = model.to(device=device, dtype=torch.bfloat16 if precision == "bf16" else torch.float32)
     lora = LoraConfig(r=lora_r, lora_alpha=lora_alpha, lora_dropout=0.0, bias="none",
                       target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
     model = get_peft_model(model, lora)  # adapters in fp32 (autocast_adapter_dtype=True)
