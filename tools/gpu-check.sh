@@ -127,6 +127,23 @@ if [[ -n "$unpacked" ]]; then
 fi
 run_java() { "$java" "${java_args[@]}" -jar "$jar" "$@"; }
 
+# -- 256M exports, on the CPU, in the background while steps 3 and 4 run --------------------
+bench="$work/bench256"
+model_config="${unpacked:+$unpacked/SmolVLM-256M-Instruct/config.json}"
+export_pid=""
+if [[ -n "$unpacked" ]] && (( cuda_ok )); then
+  say "exporting SmolVLM-256M-shaped artifacts (random weights) in fp32 and bf16, in the background"
+  (
+    start=$(date +%s)
+    run_java bench-export --config "$model_config" --export-only --export-to "$bench" > "$work/export-fp32.log" 2>&1 \
+      && fact export_fp32_seconds "$(( $(date +%s) - start ))"
+    start=$(date +%s)
+    run_java export-artifacts "$bench/model" --precision bf16 --out "$bench/artifacts-bf16" > "$work/export-bf16.log" 2>&1 \
+      && fact export_bf16_seconds "$(( $(date +%s) - start ))"
+  ) &
+  export_pid=$!
+fi
+
 # -- 3. native ctests ------------------------------------------------------------------------
 say "native library tests (smoldpo_tests, as ctest runs them)"
 if [[ -n "$unpacked" ]]; then
@@ -199,44 +216,48 @@ with_gpu_peak() {  # with_gpu_peak FACT COMMAND...: runs it, records the peak Mi
   return $rc
 }
 say "SmolVLM-256M shapes (random weights): train steps at 1, 4, 8 pairs, fp32 and bf16"
-bench="$work/bench256"
-model_config="$unpacked/SmolVLM-256M-Instruct/config.json"
-if [[ -n "$unpacked" ]] && (( cuda_ok )) && room export_256m 120; then
-  start=$(date +%s)
-  run_java bench-export --config "$model_config" --export-only --export-to "$bench" 2>&1 | grep -v WARNING | tail -4
-  fact export_fp32_seconds "$(( $(date +%s) - start ))"
-  declare -A artifacts=([fp32]="$bench/artifacts-SmolVLM-256M-Instruct")
-  if room export_bf16 90; then
-    start=$(date +%s)
-    if run_java export-artifacts "$bench/model" --precision bf16 --out "$bench/artifacts-bf16" > "$work/export-bf16.log" 2>&1; then
-      artifacts[bf16]="$bench/artifacts-bf16"; fact export_bf16_seconds "$(( $(date +%s) - start ))"
-    else
-      problem "export-artifacts --precision bf16 failed: $(grep -v WARNING "$work/export-bf16.log" | tail -2 | tr '\n' ' ')"
-      fact export_bf16 "failed: $(grep -v WARNING "$work/export-bf16.log" | tail -2 | tr '\n' ' ')"
-    fi
+declare -A artifacts=()
+if [[ -n "$export_pid" ]]; then
+  wait "$export_pid"
+  grep -v WARNING "$work/export-fp32.log" | tail -3
+  if [[ -f "$bench/artifacts-SmolVLM-256M-Instruct/manifest.json" ]]; then
+    artifacts[fp32]="$bench/artifacts-SmolVLM-256M-Instruct"
+  else
+    problem "the fp32 256M export failed: $(grep -v WARNING "$work/export-fp32.log" | tail -2 | tr '\n' ' ')"
   fi
-  for precision in fp32 bf16; do
-    [[ -n "${artifacts[$precision]:-}" ]] || continue
+  if [[ -f "$bench/artifacts-bf16/manifest.json" ]]; then
+    artifacts[bf16]="$bench/artifacts-bf16"
+  else
+    reason=$(grep -v WARNING "$work/export-bf16.log" | tail -2 | tr '\n' ' ')
+    problem "export-artifacts --precision bf16 failed: $reason"; fact export_bf16 "failed: $reason"
+  fi
+fi
+# per precision: ORT at 1, 4, 8 pairs, then the PyTorch + PEFT baseline at the same shapes (each pair of
+# figures complete before the next precision starts, should the time budget run out)
+if (( gpu )) && [[ -n "$python" ]] && ! "$python" -c "import torch, transformers, peft" 2>/dev/null; then
+  problem "the PyTorch baseline needs torch, transformers and peft in $python"; python=""
+fi
+for precision in fp32 bf16; do
+  if [[ -n "${artifacts[$precision]:-}" ]]; then
     for pairs in 1 4 8; do
-      room "ort_${precision}_b$pairs" 60 || continue
+      room "ort_${precision}_b$pairs" 45 || continue
       with_gpu_peak "ort_${precision}_b${pairs}_peak_mib" timeout 90 "$java" "${java_args[@]}" -jar "$jar" bench-export \
         --artifacts "${artifacts[$precision]}" --device cuda --pairs "$pairs" --layouts shared_prefix --steps 3 \
-        > "$work/ort_${precision}_b$pairs.log" 2>&1 || problem "ORT train steps $precision B=$pairs failed: $(grep -m1 -i error "$work/ort_${precision}_b$pairs.log")"
+        > "$work/ort_${precision}_b$pairs.log" 2>&1 \
+        || problem "ORT train steps $precision B=$pairs failed: $(grep -m1 -i error "$work/ort_${precision}_b$pairs.log")"
       line=$(grep -m1 'pairs/s' "$work/ort_${precision}_b$pairs.log")
-      echo "  $precision B=$pairs: $line; peak GPU memory $(cat "$facts/ort_${precision}_b${pairs}_peak_mib") MiB above idle"
+      echo "  ORT $precision B=$pairs: $line; peak GPU memory $(cat "$facts/ort_${precision}_b${pairs}_peak_mib") MiB above idle"
       fact "ort_${precision}_b$pairs" "$line"
     done
-  done
-fi
-
-# -- 6. PyTorch + PEFT baseline --------------------------------------------------------------
-say "PyTorch + PEFT baseline at the same shapes"
-if (( gpu )) && [[ -n "$unpacked" ]] && room torch_baseline 150; then
-  with_gpu_peak torch_process_peak_mib timeout 170 "$python" "$unpacked/torch_dpo_baseline.py" --config "$model_config" \
-    --batch-sizes 1,4,8 --precisions fp32,bf16 --out "$facts/torch.json" || problem "the PyTorch baseline failed (see above)"
-elif [[ -n "$python" && -n "$unpacked" ]]; then
-  "$python" -c "import torch, transformers, peft" 2>/dev/null || problem "the PyTorch baseline needs torch, transformers and peft in $python"
-fi
+  fi
+  # -- 6. the PyTorch + PEFT baseline, this precision
+  if (( gpu )) && [[ -n "$python" && -n "$unpacked" ]] && room "torch_$precision" 75; then
+    say "PyTorch + PEFT baseline, $precision"
+    with_gpu_peak "torch_${precision}_process_peak_mib" timeout 120 "$python" "$unpacked/torch_dpo_baseline.py" \
+      --config "$model_config" --batch-sizes 1,4,8 --precisions "$precision" --out "$facts/torch_$precision.json" \
+      || problem "the PyTorch baseline ($precision) failed (see above)"
+  fi
+done
 
 # -- results ---------------------------------------------------------------------------------
 say "results"
