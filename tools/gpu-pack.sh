@@ -67,7 +67,11 @@ trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/ort-gpu" "$stage/native"
 
 # -- libsmoldpo.so for Hopper -----------------------------------------------------------------
-step "libsmoldpo.so: CUDA code objects in its fatbinary"
+step "libsmoldpo.so: the jar's is this build's, and its fatbinary has sm_90 code"
+# (a build of the trainer module alone takes the bindings jar from ~/.m2, which may be another build's)
+jar_lib_sum=$(unzip -p trainer.jar native/linux-x86_64/libsmoldpo.so | sha256sum | cut -d' ' -f1)
+[[ "$jar_lib_sum" == "$(sha256sum < $native_build/libsmoldpo.so | cut -d' ' -f1)" ]] \
+  || fail "trainer.jar's libsmoldpo.so is not $native_build/libsmoldpo.so: rebuild both (run without --no-build)"
 objcopy -O binary --only-section=.nv_fatbin $native_build/libsmoldpo.so "$stage/fatbin"
 python3 - "$stage/fatbin" <<'PY'
 import struct, sys

@@ -9,7 +9,8 @@ precompute_ref_log_probs=False, padding_free=False), written out so it runs with
     adapters disabled (PEFT's disable_adapter(), under no_grad), as TRL does for a PEFT model
     without a ref_model;
   * log-probs summed over the answer tokens; loss = -logsigmoid(beta * ((pc - rc) - (pr - rr)));
-  * backward, AdamW step (torch.optim.AdamW, lr 5e-6), zero_grad.
+  * log-probs from fp32 logits; backward, AdamW step (torch.optim.AdamW, fused on CUDA as
+    transformers' default adamw_torch_fused, lr 5e-6), zero_grad.
 The model is transformers' Idefics3ForConditionalGeneration (SmolVLM's class) built from a
 config.json with random weights, sdpa attention, and PEFT LoRA (r=8, alpha=8, dropout 0) on the
 targets smoldpo's export uses by default: module names ending in q_proj, k_proj, v_proj, o_proj,
@@ -155,7 +156,8 @@ def run_one(config, precision, pairs, args):
     torch.manual_seed(args.seed)
     model = build_model(config, precision, device, args.lora_r, args.lora_alpha)
     trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=5e-6)
+    # transformers' default optimizer with torch >= 2.8 is adamw_torch_fused
+    optimizer = torch.optim.AdamW(trainable, lr=5e-6, fused=cuda)
     generator = torch.Generator().manual_seed(args.seed)
     inputs, loss_mask = make_batch(config, pairs, args, device, generator)
     if cuda:
