@@ -1,0 +1,286 @@
+#!/usr/bin/env bash
+# The GPU check, run on the GPU host once the parts made by tools/gpu-pack.sh have arrived:
+#   bash gpu-check.sh [PACK_DIR]        (PACK_DIR: where the parts were copied; default this script's folder)
+# Joins and checks the parts, then, each step logged and timed:
+#   1. nvidia-smi;
+#   2. the CUDA libraries: the NVIDIA wheels of the Python environment, and smoldpo's own search
+#      (dev.smoldpo.runtime.CudaCheck, without LD_LIBRARY_PATH; with it as a fallback, recorded);
+#   3. the native library's ctests (smoldpo_tests), the CUDA-vs-CPU parity one included;
+#   4. the demo `fit --device cuda` (held-out reward accuracy >= 0.90) and a CPU fit beside it (loss curves);
+#   5. SmolVLM-256M-shaped DPO train steps (random weights) at 1, 4 and 8 pairs per step, fp32 and
+#      bf16 (export-artifacts --precision bf16), pairs/s and peak GPU memory (nvidia-smi, above idle);
+#   6. the PyTorch + PEFT baseline (torch_dpo_baseline.py) at the same shapes.
+# Everything goes to $OUT/gpu-check.json and $OUT/gpu-check.log ($OUT, else PACK_DIR/results).
+# Steps are skipped, with the reason recorded, once the time budget (GPU_CHECK_BUDGET_S, 480 s) runs
+# low. Without a GPU it checks what it can and exits 1 naming what is missing.
+set -uo pipefail
+pack="$(cd "${1:-$(dirname "${BASH_SOURCE[0]}")}" && pwd)"
+results="${OUT:-$pack/results}"
+mkdir -p "$results"
+log="$results/gpu-check.log"
+exec > >(tee -a "$log") 2>&1
+budget="${GPU_CHECK_BUDGET_S:-480}"
+t0=$(date +%s)
+work="$pack/work"
+unpacked="$pack/unpacked"
+facts="$work/facts"           # one small file per recorded fact; assembled into JSON at the end
+rm -rf "$work" && mkdir -p "$facts"
+problems=()
+
+elapsed() { echo $(( $(date +%s) - t0 )); }
+say() { printf '\n[%4ds] == %s\n' "$(elapsed)" "$*"; }
+fact() { printf '%s' "$2" > "$facts/$1"; }            # fact NAME VALUE (text; *.json files hold JSON)
+problem() { echo "PROBLEM: $*"; problems+=("$*"); }
+# room STEP SECONDS: whether SECONDS more fit in the budget; records the skip otherwise
+room() {
+  if (( $(elapsed) + $2 > budget )); then
+    echo "skipped $1: ${2}s would pass the ${budget}s budget at $(elapsed)s"; fact "skipped.$1" "time budget"; return 1
+  fi
+}
+
+# -- 0. parts ---------------------------------------------------------------------------------
+say "parts in $pack"
+manifest="$pack/MANIFEST.sha256"
+if [[ ! -f "$manifest" ]]; then
+  problem "no MANIFEST.sha256 in $pack: copy every gpu-pack/part-NN/* there first"
+else
+  missing_parts=()
+  while read -r sum name; do
+    [[ "$sum" == \#* || "$name" == payload.tar.xz ]] && continue
+    if [[ ! -f "$pack/$name" ]]; then missing_parts+=("$name"); continue; fi
+    echo "$sum  $pack/$name" | sha256sum -c --quiet - || problem "part $name is corrupt (sha256 differs from MANIFEST.sha256)"
+  done < <(grep -v '^#' "$manifest")
+  if (( ${#missing_parts[@]} )); then
+    problem "parts missing from $pack: ${missing_parts[*]} (send each gpu-pack/part-NN in its own call, back to back)"
+  elif [[ ! -f "$unpacked/FILES.sha256" ]]; then
+    cat "$pack"/payload.tar.xz.[0-9][0-9] > "$work/payload.tar.xz"
+    want=$(awk '$2 == "payload.tar.xz" {print $1}' "$manifest")
+    got=$(sha256sum "$work/payload.tar.xz" | cut -d' ' -f1)
+    if [[ "$want" != "$got" ]]; then
+      problem "joined payload sha256 $got != $want"
+    else
+      rm -rf "$unpacked" && mkdir -p "$unpacked"
+      xz -dc "$work/payload.tar.xz" | tar -x -C "$unpacked" && rm "$work/payload.tar.xz"
+      (cd "$unpacked" && sha256sum -c --quiet FILES.sha256) || problem "unpacked files differ from FILES.sha256"
+    fi
+  fi
+fi
+if [[ ! -x "$unpacked/jre/bin/java" ]]; then
+  problem "nothing unpacked: the steps below need the pack"
+  unpacked=""
+else
+  echo "unpacked: $(du -sh "$unpacked" | cut -f1) from commit $(cat "$unpacked/COMMIT")"
+  fact commit "$(cat "$unpacked/COMMIT")"
+fi
+
+# -- 1. GPU ----------------------------------------------------------------------------------
+say "nvidia-smi"
+gpu=0
+if command -v nvidia-smi >/dev/null; then
+  nvidia-smi || problem "nvidia-smi failed"
+  if q=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null) && [[ -n "$q" ]]; then
+    gpu=1; fact gpu "$q"
+  fi
+else
+  problem "no nvidia-smi: this machine has no NVIDIA driver"
+fi
+(( gpu )) || problem "no GPU: the CUDA steps (CudaCheck, fit --device cuda, train-step timings, PyTorch baseline) cannot run"
+
+# -- 2. CUDA libraries -----------------------------------------------------------------------
+say "CUDA libraries"
+python=$(command -v python3 || true)
+if [[ -n "$python" ]]; then
+  echo "python3: $python ($("$python" --version 2>&1))"
+  "$python" - <<'PY' | tee "$facts/python_nvidia_libs.txt"
+import glob, os, site, sys
+roots = site.getsitepackages() + [site.getusersitepackages()]
+for root in roots:
+    for lib in sorted(glob.glob(os.path.join(root, "nvidia", "*", "lib"))):
+        names = sorted(n for n in os.listdir(lib) if n.startswith(("libcudart.so", "libcublas", "libcudnn.so")))
+        print(lib + ": " + (", ".join(names) or "-"))
+PY
+fi
+java_args=(--enable-preview --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow -Xss8m)
+cuda_ok=0
+if [[ -n "$unpacked" ]]; then
+  java="$unpacked/jre/bin/java"
+  jar="$unpacked/trainer.jar"
+  export SMOLDPO_ORT_LIBRARY="$unpacked/ort-gpu/libonnxruntime.so.1"
+  export SMOLDPO_CACHE="$work/cache"
+  if ! ldconfig -p 2>/dev/null | grep -q 'libgomp.so.1 '; then
+    echo "no libgomp.so.1 on this host: using the one packed beside libsmoldpo.so"
+    export LD_LIBRARY_PATH="$unpacked/native${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  fi
+  "$java" -version 2>&1 | head -1
+  echo "-- CudaCheck (smoldpo's own search; LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-unset})"
+  if "$java" "${java_args[@]}" -cp "$jar" dev.smoldpo.runtime.CudaCheck 2>&1 | tee "$facts/cudacheck.txt"; then
+    cuda_ok=1; fact cuda_libraries "found by smoldpo's search"
+  elif [[ -s "$facts/python_nvidia_libs.txt" ]]; then
+    problem "smoldpo's CUDA library search failed (above); retrying with the wheels' folders on LD_LIBRARY_PATH"
+    wheel_dirs=$(cut -d: -f1 "$facts/python_nvidia_libs.txt" | paste -sd:)
+    export LD_LIBRARY_PATH="$wheel_dirs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    if "$java" "${java_args[@]}" -cp "$jar" dev.smoldpo.runtime.CudaCheck 2>&1 | tee "$facts/cudacheck-ld.txt"; then
+      cuda_ok=1; fact cuda_libraries "only with LD_LIBRARY_PATH=$wheel_dirs"
+    fi
+  fi
+  (( cuda_ok )) || problem "ONNX Runtime's CUDA provider is not usable (see CudaCheck above)"
+fi
+run_java() { "$java" "${java_args[@]}" -jar "$jar" "$@"; }
+
+# -- 256M exports, on the CPU, in the background while steps 3 and 4 run --------------------
+bench="$work/bench256"
+model_config="${unpacked:+$unpacked/SmolVLM-256M-Instruct/config.json}"
+export_pid=""
+if [[ -n "$unpacked" ]] && (( cuda_ok )); then
+  say "exporting SmolVLM-256M-shaped artifacts (random weights) in fp32 and bf16, in the background"
+  (
+    start=$(date +%s)
+    run_java bench-export --config "$model_config" --export-only --export-to "$bench" > "$work/export-fp32.log" 2>&1 \
+      && fact export_fp32_seconds "$(( $(date +%s) - start ))"
+    start=$(date +%s)
+    run_java export-artifacts "$bench/model" --precision bf16 --out "$bench/artifacts-bf16" > "$work/export-bf16.log" 2>&1 \
+      && fact export_bf16_seconds "$(( $(date +%s) - start ))"
+  ) &
+  export_pid=$!
+fi
+
+# -- 3. native ctests ------------------------------------------------------------------------
+say "native library tests (smoldpo_tests, as ctest runs them)"
+if [[ -n "$unpacked" ]]; then
+  native="$unpacked/native"
+  passed=0; failed=0
+  while read -r name what; do
+    out=$(LD_LIBRARY_PATH="$native${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" timeout 120 "$native/smoldpo_tests" "$what" "$native/goldens" 2>&1)
+    rc=$?
+    echo "$out" | tail -3 | sed "s/^/  [$name] /"
+    if [[ $what == cuda ]] && grep -q "no CUDA device" <<<"$out"; then
+      rc=1; problem "native CUDA parity did not run: the library sees no CUDA device"
+    fi
+    if (( rc == 0 )); then passed=$((passed + 1)); fact "ctest.$name" passed
+    else failed=$((failed + 1)); fact "ctest.$name" "failed (rc $rc)"; problem "native test $name failed"; fi
+  done < "$native/ctests.txt"
+  echo "$passed passed, $failed failed"
+fi
+
+# -- 4. demo fit on CUDA and CPU ------------------------------------------------------------
+say "demo fit: --device cuda beside --device cpu"
+if [[ -n "$unpacked" ]] && (( cuda_ok )) && room demo_fit 150; then
+  run_java export-artifacts --out "$work/demo-artifacts" > "$work/demo-export.log" 2>&1 || problem "demo export failed: $(tail -3 "$work/demo-export.log")"
+  # the CPU run in parallel (it is not timed), on its own copy of the export so that its reference
+  # log-probs (cached in the export folder) are its own; its loss curve is the reference for the CUDA one
+  cp -r "$work/demo-artifacts" "$work/demo-artifacts-cpu"
+  run_java fit --artifacts "$work/demo-artifacts-cpu" --output-dir "$work/demo-cpu" --device cpu --threads 8 > "$work/demo-cpu.log" 2>&1 &
+  cpu_pid=$!
+  start=$(date +%s)
+  timeout 150 "$java" "${java_args[@]}" -jar "$jar" fit --artifacts "$work/demo-artifacts" --output-dir "$work/demo-cuda" \
+    --device cuda > "$work/demo-cuda.log" 2>&1 || problem "fit --device cuda failed: $(grep -m1 error: "$work/demo-cuda.log")"
+  fact demo_fit_cuda_seconds "$(( $(date +%s) - start ))"
+  tail -4 "$work/demo-cuda.log"
+  wait "$cpu_pid" || problem "the CPU demo fit failed: $(grep -m1 error: "$work/demo-cpu.log")"
+  tail -2 "$work/demo-cpu.log"
+  "$python" - "$work" "$facts/demo_fit.json" <<'PY' || problem "demo fit: held-out accuracy below 0.90 or no summary"
+import json, sys
+work, out = sys.argv[1], sys.argv[2]
+def run(name):
+    try:
+        summary = json.load(open(f"{work}/demo-{name}/summary.json"))
+        curve = [[m["step"], m["loss"]] for m in map(json.loads, open(f"{work}/demo-{name}/metrics.jsonl")) if "loss" in m]
+        return {"accuracy_before": summary["first_eval"]["eval_rewards/accuracies"],
+                "accuracy_after": summary["last_eval"]["eval_rewards/accuracies"],
+                "train_seconds": summary.get("train_seconds"), "loss_curve": curve}
+    except (OSError, KeyError, ValueError) as e:
+        return {"error": str(e)}
+cuda, cpu = run("cuda"), run("cpu")
+pairs = list(zip(cuda.get("loss_curve", []), cpu.get("loss_curve", [])))
+result = {"cuda": cuda, "cpu": cpu,
+          "max_abs_loss_difference": max((abs(a[1] - b[1]) for a, b in pairs if a[0] == b[0]), default=None)}
+json.dump(result, open(out, "w"))
+print("held-out accuracy: cuda %s, cpu %s; max |loss cuda - loss cpu| over %d logged steps: %s" % (
+    cuda.get("accuracy_after"), cpu.get("accuracy_after"), len(pairs), result["max_abs_loss_difference"]))
+sys.exit(0 if (cuda.get("accuracy_after") or 0) >= 0.90 else 1)
+PY
+fi
+
+# -- 5. SmolVLM-256M-shaped train steps ------------------------------------------------------
+# peak GPU memory of one command: the most nvidia-smi saw in use while it ran, less what was in use before
+gpu_mem_used() { nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits | head -1; }
+with_gpu_peak() {  # with_gpu_peak FACT COMMAND...: runs it, records the peak MiB above idle
+  local fact_name=$1; shift
+  local idle; idle=$(gpu_mem_used)
+  nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 100 > "$work/$fact_name.mem" &
+  local poller=$!
+  "$@"; local rc=$?
+  kill "$poller" 2>/dev/null; wait "$poller" 2>/dev/null
+  local peak; peak=$(sort -n "$work/$fact_name.mem" | tail -1)
+  fact "$fact_name" "$(( ${peak:-$idle} - idle ))"
+  return $rc
+}
+say "SmolVLM-256M shapes (random weights): train steps at 1, 4, 8 pairs, fp32 and bf16"
+declare -A artifacts=()
+if [[ -n "$export_pid" ]]; then
+  wait "$export_pid"
+  grep -v WARNING "$work/export-fp32.log" | tail -3
+  if [[ -f "$bench/artifacts-SmolVLM-256M-Instruct/manifest.json" ]]; then
+    artifacts[fp32]="$bench/artifacts-SmolVLM-256M-Instruct"
+  else
+    problem "the fp32 256M export failed: $(grep -v WARNING "$work/export-fp32.log" | tail -2 | tr '\n' ' ')"
+  fi
+  if [[ -f "$bench/artifacts-bf16/manifest.json" ]]; then
+    artifacts[bf16]="$bench/artifacts-bf16"
+  else
+    reason=$(grep -v WARNING "$work/export-bf16.log" | tail -2 | tr '\n' ' ')
+    problem "export-artifacts --precision bf16 failed: $reason"; fact export_bf16 "failed: $reason"
+  fi
+fi
+# per precision: ORT at 1, 4, 8 pairs, then the PyTorch + PEFT baseline at the same shapes (each pair of
+# figures complete before the next precision starts, should the time budget run out)
+if (( gpu )) && [[ -n "$python" ]] && ! "$python" -c "import torch, transformers, peft" 2>/dev/null; then
+  problem "the PyTorch baseline needs torch, transformers and peft in $python"; python=""
+fi
+for precision in fp32 bf16; do
+  if [[ -n "${artifacts[$precision]:-}" ]]; then
+    for pairs in 1 4 8; do
+      room "ort_${precision}_b$pairs" 45 || continue
+      with_gpu_peak "ort_${precision}_b${pairs}_peak_mib" timeout 90 "$java" "${java_args[@]}" -jar "$jar" bench-export \
+        --artifacts "${artifacts[$precision]}" --device cuda --pairs "$pairs" --layouts shared_prefix --steps 3 \
+        > "$work/ort_${precision}_b$pairs.log" 2>&1 \
+        || problem "ORT train steps $precision B=$pairs failed: $(grep -m1 -i error "$work/ort_${precision}_b$pairs.log")"
+      line=$(grep -m1 'pairs/s' "$work/ort_${precision}_b$pairs.log")
+      echo "  ORT $precision B=$pairs: $line; peak GPU memory $(cat "$facts/ort_${precision}_b${pairs}_peak_mib") MiB above idle"
+      fact "ort_${precision}_b$pairs" "$line"
+    done
+  fi
+  # -- 6. the PyTorch + PEFT baseline, this precision
+  if (( gpu )) && [[ -n "$python" && -n "$unpacked" ]] && room "torch_$precision" 75; then
+    say "PyTorch + PEFT baseline, $precision"
+    with_gpu_peak "torch_${precision}_process_peak_mib" timeout 120 "$python" "$unpacked/torch_dpo_baseline.py" \
+      --config "$model_config" --batch-sizes 1,4,8 --precisions "$precision" --out "$facts/torch_$precision.json" \
+      || problem "the PyTorch baseline ($precision) failed (see above)"
+  fi
+done
+
+# -- results ---------------------------------------------------------------------------------
+say "results"
+fact elapsed_seconds "$(elapsed)"
+printf '%s\n' "${problems[@]}" > "$facts/problems.txt"
+python3 - "$facts" "$results/gpu-check.json" <<'PY'
+import json, os, sys
+facts, out = sys.argv[1], sys.argv[2]
+result = {}
+for name in sorted(os.listdir(facts)):
+    text = open(os.path.join(facts, name)).read()
+    if name.endswith(".json"):
+        result[name[:-5]] = json.loads(text)
+    elif name.endswith(".txt"):
+        result[name[:-4]] = [l for l in text.splitlines() if l]
+    else:
+        result[name] = int(text) if text.lstrip("-").isdigit() else text
+json.dump(result, open(out, "w"), indent=1)
+print("wrote", out)
+PY
+if (( ${#problems[@]} )); then
+  echo "gpu-check: FAILED after $(elapsed)s:"
+  printf '  - %s\n' "${problems[@]}"
+  exit 1
+fi
+echo "gpu-check: all steps passed in $(elapsed)s"
