@@ -13,7 +13,13 @@
 # Everything goes to $OUT/gpu-check.json and $OUT/gpu-check.log ($OUT, else PACK_DIR/results).
 # Steps are skipped, with the reason recorded, once the time budget (GPU_CHECK_BUDGET_S, 480 s) runs
 # low. Without a GPU it checks what it can and exits 1 naming what is missing.
+#
+# GPU_CHECK_DRY_RUN=1 rehearses the script on a machine without a GPU: every --device cuda becomes
+# --device cpu, the 256M shapes shrink to 2 layers, and the GPU checks are reported as problems; the
+# run still ends in failure (exit 1), which is what a machine without a GPU must get.
 set -uo pipefail
+dry="${GPU_CHECK_DRY_RUN:-0}"
+dev=cuda; [[ "$dry" == 1 ]] && dev=cpu
 pack="$(cd "${1:-$(dirname "${BASH_SOURCE[0]}")}" && pwd)"
 results="${OUT:-$pack/results}"
 mkdir -p "$results"
@@ -124,12 +130,27 @@ if [[ -n "$unpacked" ]]; then
     fi
   fi
   (( cuda_ok )) || problem "ONNX Runtime's CUDA provider is not usable (see CudaCheck above)"
+  if [[ "$dry" == 1 ]] && (( ! cuda_ok )); then
+    echo "dry run: the steps below run on the CPU"; cuda_ok=1; gpu=1
+  fi
 fi
 run_java() { "$java" "${java_args[@]}" -jar "$jar" "$@"; }
 
 # -- 256M exports, on the CPU, in the background while steps 3 and 4 run --------------------
 bench="$work/bench256"
 model_config="${unpacked:+$unpacked/SmolVLM-256M-Instruct/config.json}"
+if [[ "$dry" == 1 && -n "$unpacked" ]]; then
+  # the rehearsal keeps SmolVLM-256M's widths but only 2 layers in each tower, so that it runs on 2 cores
+  python3 - "$model_config" "$work/config-2-layers.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["text_config"]["num_hidden_layers"] = 2
+c["vision_config"]["num_hidden_layers"] = 2
+json.dump(c, open(sys.argv[2], "w"))
+PY
+  cp "$unpacked"/SmolVLM-256M-Instruct/*.json "$work/" 2>/dev/null; mv "$work/config-2-layers.json" "$work/config.json"
+  model_config="$work/config.json"
+fi
 export_pid=""
 if [[ -n "$unpacked" ]] && (( cuda_ok )); then
   say "exporting SmolVLM-256M-shaped artifacts (random weights) in fp32 and bf16, in the background"
@@ -172,12 +193,18 @@ if [[ -n "$unpacked" ]] && (( cuda_ok )) && room demo_fit 150; then
   run_java fit --artifacts "$work/demo-artifacts-cpu" --output-dir "$work/demo-cpu" --device cpu --threads 8 > "$work/demo-cpu.log" 2>&1 &
   cpu_pid=$!
   start=$(date +%s)
-  timeout 150 "$java" "${java_args[@]}" -jar "$jar" fit --artifacts "$work/demo-artifacts" --output-dir "$work/demo-cuda" \
-    --device cuda > "$work/demo-cuda.log" 2>&1 || problem "fit --device cuda failed: $(grep -m1 error: "$work/demo-cuda.log")"
+  # report: the nodes ORT placed on the CPU, of every session the fit opens (training, eval, optimizer, reference)
+  SMOLDPO_CUDA_PLACEMENT_CHECK=report timeout 150 "$java" "${java_args[@]}" -jar "$jar" fit --artifacts "$work/demo-artifacts" \
+    --output-dir "$work/demo-cuda" --device "$dev" > "$work/demo-cuda.log" 2>&1 || problem "fit --device cuda failed: $(grep -m1 error: "$work/demo-cuda.log")"
   fact demo_fit_cuda_seconds "$(( $(date +%s) - start ))"
   tail -4 "$work/demo-cuda.log"
+  grep '^cuda placement:' "$work/demo-cuda.log" > "$facts/demo_cuda_placement.txt"
+  grep -A3 '^cuda placement:.* [1-9][0-9]* compute)' "$work/demo-cuda.log" | head -20
   wait "$cpu_pid" || problem "the CPU demo fit failed: $(grep -m1 error: "$work/demo-cpu.log")"
   tail -2 "$work/demo-cpu.log"
+  for name in cuda cpu; do
+    [[ -f "$work/demo-$name/loss.png" ]] && cp "$work/demo-$name/loss.png" "$results/demo-$name-loss.png"
+  done
   "$python" - "$work" "$facts/demo_fit.json" <<'PY' || problem "demo fit: held-out accuracy below 0.90 or no summary"
 import json, sys
 work, out = sys.argv[1], sys.argv[2]
@@ -185,7 +212,9 @@ def run(name):
     try:
         summary = json.load(open(f"{work}/demo-{name}/summary.json"))
         curve = [[m["step"], m["loss"]] for m in map(json.loads, open(f"{work}/demo-{name}/metrics.jsonl")) if "loss" in m]
-        return {"accuracy_before": summary["first_eval"]["eval_rewards/accuracies"],
+        return {"host_device_bytes_per_step": summary.get("host_device_bytes_per_step"),
+                "host_device_bytes": summary.get("host_device_bytes"),
+                "accuracy_before": summary["first_eval"]["eval_rewards/accuracies"],
                 "accuracy_after": summary["last_eval"]["eval_rewards/accuracies"],
                 "train_seconds": summary.get("train_seconds"), "loss_curve": curve}
     except (OSError, KeyError, ValueError) as e:
@@ -201,11 +230,31 @@ sys.exit(0 if (cuda.get("accuracy_after") or 0) >= 0.90 else 1)
 PY
 fi
 
+# -- 4b. eval and generate on CUDA, from the CUDA run's last checkpoint --------------------------
+say "eval and generate --device cuda (and generate on the CPU beside it)"
+checkpoint=$(ls -d "$work"/demo-cuda/checkpoint-* 2>/dev/null | sort -V | tail -1)
+if [[ -n "$checkpoint" ]] && room eval_generate 60; then
+  timeout 60 "$java" "${java_args[@]}" -jar "$jar" eval --checkpoint "$checkpoint" --device "$dev" > "$work/eval-cuda.log" 2>&1 \
+    || problem "eval --device cuda failed: $(grep -m1 -i error "$work/eval-cuda.log")"
+  grep -i 'accurac' "$work/eval-cuda.log" | tail -2 | tee "$facts/eval_cuda.txt"
+  for label in cuda cpu; do
+    device=$label; [[ $label == cuda ]] && device=$dev
+    timeout 60 "$java" "${java_args[@]}" -jar "$jar" generate --artifacts "$work/demo-artifacts" --checkpoint "$checkpoint" \
+      --dataset "$work/demo-cuda/demo_dataset.parquet" --index 0 --greedy --max-new-tokens 12 --device "$device" \
+      --export-dir "$work/deploy-$label" > "$work/generate-$label.log" 2>&1 \
+      || problem "generate --device $device failed: $(grep -m1 -i error "$work/generate-$label.log")"
+    grep -E '^(chosen|generated):' "$work/generate-$label.log" | tee "$facts/generate_$label.txt"
+  done
+  cmp -s <(grep '^generated:' "$work/generate-cuda.log") <(grep '^generated:' "$work/generate-cpu.log") \
+    && fact generate_cuda_equals_cpu yes || fact generate_cuda_equals_cpu no
+fi
+
 # -- 5. SmolVLM-256M-shaped train steps ------------------------------------------------------
 # peak GPU memory of one command: the most nvidia-smi saw in use while it ran, less what was in use before
 gpu_mem_used() { nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits | head -1; }
 with_gpu_peak() {  # with_gpu_peak FACT COMMAND...: runs it, records the peak MiB above idle
   local fact_name=$1; shift
+  if ! command -v nvidia-smi >/dev/null; then "$@"; local rc=$?; fact "$fact_name" 0; return $rc; fi
   local idle; idle=$(gpu_mem_used)
   nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 100 > "$work/$fact_name.mem" &
   local poller=$!
@@ -237,30 +286,94 @@ fi
 if (( gpu )) && [[ -n "$python" ]] && ! "$python" -c "import torch, transformers, peft" 2>/dev/null; then
   problem "the PyTorch baseline needs torch, transformers and peft in $python"; python=""
 fi
-for precision in fp32 bf16; do
+# the 256M fp32 train step on the CPU too (B=1, one timed step), in the background: CUDA vs CPU on the same
+# inputs and weights (bench-export's first-step outputs)
+cpu_step_pid=""
+if [[ -n "${artifacts[fp32]:-}" ]] && room cpu_fp32_b1 60; then
+  timeout 240 "$java" "${java_args[@]}" -jar "$jar" bench-export --artifacts "${artifacts[fp32]}" --device cpu --threads 6 \
+    --pairs 1 --layouts shared_prefix --steps 1 > "$work/cpu_fp32_b1.log" 2>&1 &
+  cpu_step_pid=$!
+fi
+# bf16 first: the benchmark's goal is bf16 at 4 pairs per step
+for precision in bf16 fp32; do
   if [[ -n "${artifacts[$precision]:-}" ]]; then
     for pairs in 1 4 8; do
       room "ort_${precision}_b$pairs" 45 || continue
       with_gpu_peak "ort_${precision}_b${pairs}_peak_mib" timeout 90 "$java" "${java_args[@]}" -jar "$jar" bench-export \
-        --artifacts "${artifacts[$precision]}" --device cuda --pairs "$pairs" --layouts shared_prefix --steps 3 \
+        --artifacts "${artifacts[$precision]}" --device "$dev" --pairs "$pairs" --layouts shared_prefix --steps 3 \
         > "$work/ort_${precision}_b$pairs.log" 2>&1 \
         || problem "ORT train steps $precision B=$pairs failed: $(grep -m1 -i error "$work/ort_${precision}_b$pairs.log")"
       line=$(grep -m1 'pairs/s' "$work/ort_${precision}_b$pairs.log")
       echo "  ORT $precision B=$pairs: $line; peak GPU memory $(cat "$facts/ort_${precision}_b${pairs}_peak_mib") MiB above idle"
       fact "ort_${precision}_b$pairs" "$line"
+      fact "ort_${precision}_b${pairs}_first_step" "$(grep -m1 'first-step outputs' "$work/ort_${precision}_b$pairs.log")"
     done
   fi
   # -- 6. the PyTorch + PEFT baseline, this precision
   if (( gpu )) && [[ -n "$python" && -n "$unpacked" ]] && room "torch_$precision" 75; then
     say "PyTorch + PEFT baseline, $precision"
-    with_gpu_peak "torch_${precision}_process_peak_mib" timeout 120 "$python" "$unpacked/torch_dpo_baseline.py" \
-      --config "$model_config" --batch-sizes 1,4,8 --precisions "$precision" --out "$facts/torch_$precision.json" \
-      || problem "the PyTorch baseline ($precision) failed (see above)"
+    # B=4 in a process of its own, so that its nvidia-smi peak compares with ORT's B=4 process (the goal's
+    # figure), then the other sizes in one process
+    with_gpu_peak "torch_${precision}_b4_peak_mib" timeout 120 "$python" "$unpacked/torch_dpo_baseline.py" \
+      --config "$model_config" --batch-sizes 4 --precisions "$precision" --out "$facts/torch_${precision}_b4.json" \
+      || problem "the PyTorch baseline ($precision, B=4) failed (see above)"
+    echo "  torch $precision B=4: peak GPU memory $(cat "$facts/torch_${precision}_b4_peak_mib") MiB above idle"
+    if room "torch_${precision}_b1_b8" 50; then
+      with_gpu_peak "torch_${precision}_b1_b8_peak_mib" timeout 120 "$python" "$unpacked/torch_dpo_baseline.py" \
+        --config "$model_config" --batch-sizes 1,8 --precisions "$precision" --out "$facts/torch_${precision}_b1_b8.json" \
+        || problem "the PyTorch baseline ($precision, B=1,8) failed (see above)"
+    fi
   fi
 done
 
+if [[ -n "$cpu_step_pid" ]]; then
+  wait "$cpu_step_pid" || problem "the CPU 256M train step failed: $(grep -m1 -i error "$work/cpu_fp32_b1.log")"
+  fact cpu_fp32_b1 "$(grep -m1 'pairs/s' "$work/cpu_fp32_b1.log")"
+  fact cpu_fp32_b1_first_step "$(grep -m1 'first-step outputs' "$work/cpu_fp32_b1.log")"
+fi
+
 # -- results ---------------------------------------------------------------------------------
 say "results"
+# first-step log-probs: bf16 and CPU against CUDA fp32 (same synthetic pairs, same random weights)
+"$python" - "$facts" <<'PY' | tee "$facts/first_step_comparison.txt"
+import os, re, sys
+facts = sys.argv[1]
+def outputs(name):
+    try:
+        line = open(os.path.join(facts, name)).read()
+    except OSError:
+        return None
+    found = dict(re.findall(r"(loss|chosen_logps|rejected_logps) \[([^\]]*)\]", line))
+    return {k: [float(x) for x in v.split(",")] for k, v in found.items()} if found else None
+def compare(label, a, b):
+    if not a or not b:
+        print(f"{label}: not both available"); return
+    d = max(abs(x - y) for k in ("chosen_logps", "rejected_logps") for x, y in zip(a[k], b[k]))
+    print(f"{label}: max |delta summed log-prob| {d:.5f}; loss {a['loss'][0]:.6f} vs {b['loss'][0]:.6f}")
+for pairs in (1, 4, 8):
+    compare(f"bf16 vs fp32 on CUDA, B={pairs}", outputs(f"ort_bf16_b{pairs}_first_step"), outputs(f"ort_fp32_b{pairs}_first_step"))
+compare("CUDA fp32 vs CPU fp32, B=1", outputs("ort_fp32_b1_first_step"), outputs("cpu_fp32_b1_first_step"))
+PY
+# the benchmark goal: ORT bf16 at B=4 against PyTorch + PEFT bf16 at B=4 (pairs/s, nvidia-smi peak above idle)
+"$python" - "$facts" <<'PY' | tee "$facts/goal_bf16_b4.txt"
+import json, os, re, sys
+facts = sys.argv[1]
+def read(name):
+    try:
+        return open(os.path.join(facts, name)).read()
+    except OSError:
+        return None
+ort_line, ort_mem = read("ort_bf16_b4"), read("ort_bf16_b4_peak_mib")
+torch_json, torch_mem = read("torch_bf16_b4.json"), read("torch_bf16_b4_peak_mib")
+try:
+    ort_rate = float(re.search(r"([0-9.]+) pairs/s", ort_line).group(1))
+    torch_rate = json.loads(torch_json)["results"][0]["pairs_per_second"]
+    print("bf16 B=4: ORT %.3f pairs/s, PyTorch+PEFT %.3f pairs/s: %.2fx (goal >= 2x); peak GPU memory ORT %s MiB, "
+          "PyTorch %s MiB: %.2fx (goal <= 0.6x)" % (ort_rate, torch_rate, ort_rate / torch_rate, ort_mem, torch_mem,
+                                                     int(ort_mem) / max(1, int(torch_mem))))
+except Exception as e:
+    print("bf16 B=4 goal: figures incomplete (%s: %s)" % (type(e).__name__, e))
+PY
 fact elapsed_seconds "$(elapsed)"
 printf '%s\n' "${problems[@]}" > "$facts/problems.txt"
 python3 - "$facts" "$results/gpu-check.json" <<'PY'
@@ -278,6 +391,8 @@ for name in sorted(os.listdir(facts)):
 json.dump(result, open(out, "w"), indent=1)
 print("wrote", out)
 PY
+# every step's full log, for reading after the host has gone
+(cd "$work" && tar czf "$results/gpu-check-logs.tgz" *.log facts 2>/dev/null)
 if (( ${#problems[@]} )); then
   echo "gpu-check: FAILED after $(elapsed)s:"
   printf '  - %s\n' "${problems[@]}"

@@ -211,7 +211,12 @@ def main(argv):
         if precision not in ("fp32", "bf16"):
             sys.exit("torch_dpo_baseline: --precisions takes fp32 and bf16, not " + precision)
         for pairs in [int(b) for b in args.batch_sizes.split(",")]:
-            r = run_one(config, precision, pairs, args)
+            try:
+                r = run_one(config, precision, pairs, args)
+            except Exception as e:  # one failing shape must not lose the others' figures
+                print("torch %s B=%d FAILED: %s: %s" % (precision, pairs, type(e).__name__, e), flush=True)
+                report["results"].append({"precision": precision, "pairs_per_step": pairs, "error": repr(e)})
+                continue
             report["results"].append(r)
             peak = r["peak_reserved_bytes"]
             print("torch %s B=%d: median step %.3f s -> %.2f pairs/s; peak reserved %s; losses %s" % (

@@ -153,13 +153,21 @@ public final class BenchExportCommand implements Callable<Integer> {
                 s.ort().setLearningRate(1e-5f);
                 int warmup = 2; // ORT settles its allocations over the first two steps
                 double[] times = new double[steps + warmup];
+                Map<String, float[]> first = null;
                 for (int i = 0; i < times.length; i++) {
                     long t = System.nanoTime();
                     s.ort().lazyResetGrad();
-                    s.trainStep(feed);
+                    Map<String, float[]> out = s.trainStep(feed);
                     s.ort().optimizerStep();
                     times[i] = (System.nanoTime() - t) / 1e9;
+                    first = first == null ? out : first;
                 }
+                // the first step's outputs (before any update): the same synthetic pairs and weights give
+                // the same numbers in every precision and on every device, up to rounding
+                System.out.printf("[%s] %-13s %s first-step outputs: loss %s chosen_logps %s rejected_logps %s%n", label,
+                        layout.configName(), cuda ? "cuda" : "cpu", Arrays.toString(first.get(SmolVlmInputs.LOSS)),
+                        Arrays.toString(first.get(SmolVlmInputs.CHOSEN_LOGPS)),
+                        Arrays.toString(first.get(SmolVlmInputs.REJECTED_LOGPS)));
                 double[] timed = Arrays.copyOfRange(times, warmup, times.length);
                 Arrays.sort(timed);
                 long tokens = in.get(SmolVlmInputs.INPUT_IDS).elementCount();
