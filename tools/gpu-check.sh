@@ -295,6 +295,9 @@ if [[ -n "${artifacts[fp32]:-}" ]] && room cpu_fp32_b1 60; then
   cpu_step_pid=$!
 fi
 # bf16 first: the benchmark's goal is bf16 at 4 pairs per step
+# the baseline beside this script (a repository checkout) wins over the pack's copy
+baseline="$(dirname "${BASH_SOURCE[0]}")/torch_dpo_baseline.py"
+[[ -f "$baseline" ]] || baseline="$unpacked/torch_dpo_baseline.py"
 for precision in bf16 fp32; do
   if [[ -n "${artifacts[$precision]:-}" ]]; then
     for pairs in 1 4 8; do
@@ -314,12 +317,12 @@ for precision in bf16 fp32; do
     say "PyTorch + PEFT baseline, $precision"
     # B=4 in a process of its own, so that its nvidia-smi peak compares with ORT's B=4 process (the goal's
     # figure), then the other sizes in one process
-    with_gpu_peak "torch_${precision}_b4_peak_mib" timeout 120 "$python" "$unpacked/torch_dpo_baseline.py" \
+    with_gpu_peak "torch_${precision}_b4_peak_mib" timeout 120 "$python" "$baseline" \
       --config "$model_config" --batch-sizes 4 --precisions "$precision" --out "$facts/torch_${precision}_b4.json" \
       || problem "the PyTorch baseline ($precision, B=4) failed (see above)"
     echo "  torch $precision B=4: peak GPU memory $(cat "$facts/torch_${precision}_b4_peak_mib") MiB above idle"
     if room "torch_${precision}_b1_b8" 50; then
-      with_gpu_peak "torch_${precision}_b1_b8_peak_mib" timeout 120 "$python" "$unpacked/torch_dpo_baseline.py" \
+      with_gpu_peak "torch_${precision}_b1_b8_peak_mib" timeout 120 "$python" "$baseline" \
         --config "$model_config" --batch-sizes 1,8 --precisions "$precision" --out "$facts/torch_${precision}_b1_b8.json" \
         || problem "the PyTorch baseline ($precision, B=1,8) failed (see above)"
     fi
