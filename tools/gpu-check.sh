@@ -35,7 +35,7 @@ problems=()
 
 elapsed() { echo $(( $(date +%s) - t0 )); }
 say() { printf '\n[%4ds] == %s\n' "$(elapsed)" "$*"; }
-fact() { printf '%s' "$2" > "$facts/$1"; }            # fact NAME VALUE (text; *.json files hold JSON)
+source "$(dirname "${BASH_SOURCE[0]}")/gpu-lib.sh"   # fact, with_gpu_peak
 problem() { echo "PROBLEM: $*"; problems+=("$*"); }
 # room STEP SECONDS: whether SECONDS more fit in the budget; records the skip otherwise
 room() {
@@ -77,6 +77,15 @@ if [[ ! -x "$unpacked/jre/bin/java" ]]; then
 else
   echo "unpacked: $(du -sh "$unpacked" | cut -f1) from commit $(cat "$unpacked/COMMIT")"
   fact commit "$(cat "$unpacked/COMMIT")"
+fi
+
+torch_bg="${TORCH_BASELINE_DIR:-$pack/torch-baseline}"
+if [[ -f "$torch_bg/started" ]]; then
+  # the background baseline must be finished before anything here uses the GPU: its timings and peaks
+  # must be its own, and so must ORT's
+  say "waiting for the background PyTorch baseline ($torch_bg)"
+  for _ in $(seq 1 180); do [[ -f "$torch_bg/done" ]] && break; sleep 1; done
+  [[ -f "$torch_bg/done" ]] || { problem "the background PyTorch baseline did not finish: stopping it"; pkill -f torch_dpo_baseline.py; sleep 2; }
 fi
 
 # -- 1. GPU ----------------------------------------------------------------------------------
@@ -250,27 +259,14 @@ if [[ -n "$checkpoint" ]] && room eval_generate 60; then
 fi
 
 # -- 5. SmolVLM-256M-shaped train steps ------------------------------------------------------
-# peak GPU memory of one command: the most nvidia-smi saw in use while it ran, less what was in use before
-gpu_mem_used() { nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits | head -1; }
-with_gpu_peak() {  # with_gpu_peak FACT COMMAND...: runs it, records the peak MiB above idle
-  local fact_name=$1; shift
-  if ! command -v nvidia-smi >/dev/null; then "$@"; local rc=$?; fact "$fact_name" 0; return $rc; fi
-  local idle; idle=$(gpu_mem_used)
-  nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 100 > "$work/$fact_name.mem" &
-  local poller=$!
-  "$@"; local rc=$?
-  kill "$poller" 2>/dev/null; wait "$poller" 2>/dev/null
-  local peak; peak=$(sort -n "$work/$fact_name.mem" | tail -1)
-  fact "$fact_name" "$(( ${peak:-$idle} - idle ))"
-  return $rc
-}
 say "SmolVLM-256M shapes (random weights): train steps at 1, 4, 8 pairs, fp32 and bf16"
 declare -A artifacts=()
 if [[ -n "$export_pid" ]]; then
   wait "$export_pid"
   grep -v WARNING "$work/export-fp32.log" | tail -3
-  if [[ -f "$bench/artifacts-SmolVLM-256M-Instruct/manifest.json" ]]; then
-    artifacts[fp32]="$bench/artifacts-SmolVLM-256M-Instruct"
+  fp32_dir=$(ls -d "$bench"/artifacts-* 2>/dev/null | grep -v -- '-bf16$' | head -1)   # artifacts-<model folder>
+  if [[ -n "$fp32_dir" && -f "$fp32_dir/manifest.json" ]]; then
+    artifacts[fp32]="$fp32_dir"
   else
     problem "the fp32 256M export failed: $(grep -v WARNING "$work/export-fp32.log" | tail -2 | tr '\n' ' ')"
   fi
@@ -295,9 +291,8 @@ if [[ -n "${artifacts[fp32]:-}" ]] && room cpu_fp32_b1 60; then
   cpu_step_pid=$!
 fi
 # bf16 first: the benchmark's goal is bf16 at 4 pairs per step
-# the baseline beside this script (a repository checkout) wins over the pack's copy
+# the baseline and its runner beside this script (tools/ of the checkout that travels with each call)
 baseline="$(dirname "${BASH_SOURCE[0]}")/torch_dpo_baseline.py"
-[[ -f "$baseline" ]] || baseline="$unpacked/torch_dpo_baseline.py"
 for precision in bf16 fp32; do
   if [[ -n "${artifacts[$precision]:-}" ]]; then
     for pairs in 1 4 8; do
@@ -312,20 +307,17 @@ for precision in bf16 fp32; do
       fact "ort_${precision}_b${pairs}_first_step" "$(grep -m1 'first-step outputs' "$work/ort_${precision}_b$pairs.log")"
     done
   fi
-  # -- 6. the PyTorch + PEFT baseline, this precision
-  if (( gpu )) && [[ -n "$python" && -n "$unpacked" ]] && room "torch_$precision" 75; then
+  # -- 6. the PyTorch + PEFT baseline, this precision: taken from a background run started before the
+  # pack arrived (TORCH_BASELINE_DIR, see gpu-baseline.sh), else run here
+  if [[ -f "$torch_bg/started" ]]; then
+    continue
+  elif (( gpu )) && [[ -n "$python" && -n "$unpacked" ]] && room "torch_$precision" 75; then
     say "PyTorch + PEFT baseline, $precision"
-    # B=4 in a process of its own, so that its nvidia-smi peak compares with ORT's B=4 process (the goal's
-    # figure), then the other sizes in one process
-    with_gpu_peak "torch_${precision}_b4_peak_mib" timeout 120 "$python" "$baseline" \
-      --config "$model_config" --batch-sizes 4 --precisions "$precision" --out "$facts/torch_${precision}_b4.json" \
-      || problem "the PyTorch baseline ($precision, B=4) failed (see above)"
-    echo "  torch $precision B=4: peak GPU memory $(cat "$facts/torch_${precision}_b4_peak_mib") MiB above idle"
-    if room "torch_${precision}_b1_b8" 50; then
-      with_gpu_peak "torch_${precision}_b1_b8_peak_mib" timeout 120 "$python" "$baseline" \
-        --config "$model_config" --batch-sizes 1,8 --precisions "$precision" --out "$facts/torch_${precision}_b1_b8.json" \
-        || problem "the PyTorch baseline ($precision, B=1,8) failed (see above)"
-    fi
+    bash "$(dirname "$baseline")/gpu-baseline.sh" "$model_config" "$work/torch-$precision" "$precision" \
+      || problem "the PyTorch baseline ($precision) failed: $(grep -m1 -i -E 'error|failed' "$work/torch-$precision/baseline.log")"
+    cp "$work/torch-$precision"/torch_* "$facts/" 2>/dev/null
+    cp "$work/torch-$precision/baseline.log" "$work/baseline-$precision.log" 2>/dev/null
+    grep -E '^torch |FAILED' "$work/torch-$precision/baseline.log" | tail -4
   fi
 done
 
@@ -335,10 +327,17 @@ if [[ -n "$cpu_step_pid" ]]; then
   fact cpu_fp32_b1_first_step "$(grep -m1 'first-step outputs' "$work/cpu_fp32_b1.log")"
 fi
 
+if [[ -f "$torch_bg/started" ]]; then
+  cp "$torch_bg"/torch_* "$facts/" 2>/dev/null
+  cp "$torch_bg/baseline.log" "$work/baseline-background.log" 2>/dev/null
+  grep -E '^torch |FAILED|Error' "$torch_bg/baseline.log" | tail -12
+  [[ "$(cat "$torch_bg/done" 2>/dev/null)" == 0 ]] || problem "the background PyTorch baseline failed (baseline-background.log)"
+fi
+
 # -- results ---------------------------------------------------------------------------------
 say "results"
 # first-step log-probs: bf16 and CPU against CUDA fp32 (same synthetic pairs, same random weights)
-"$python" - "$facts" <<'PY' | tee "$facts/first_step_comparison.txt"
+python3 - "$facts" <<'PY' | tee "$facts/first_step_comparison.txt"
 import os, re, sys
 facts = sys.argv[1]
 def outputs(name):
@@ -358,7 +357,7 @@ for pairs in (1, 4, 8):
 compare("CUDA fp32 vs CPU fp32, B=1", outputs("ort_fp32_b1_first_step"), outputs("cpu_fp32_b1_first_step"))
 PY
 # the benchmark goal: ORT bf16 at B=4 against PyTorch + PEFT bf16 at B=4 (pairs/s, nvidia-smi peak above idle)
-"$python" - "$facts" <<'PY' | tee "$facts/goal_bf16_b4.txt"
+python3 - "$facts" <<'PY' | tee "$facts/goal_bf16_b4.txt"
 import json, os, re, sys
 facts = sys.argv[1]
 def read(name):

@@ -11,10 +11,12 @@
 #   native/                   libsmoldpo.so (CUDA code for sm_80 and sm_90, checked here) and the ctest
 #                             binary smoldpo_tests, with native/tests/goldens
 #   SmolVLM-256M-Instruct/    config.json and the tokenizer/processor files (no weights)
-#   gpu-check.sh, torch_dpo_baseline.py
+#   gpu-check.sh, gpu-lib.sh, gpu-baseline.sh, torch_dpo_baseline.py (copies; the calls run the
+#                             checkout's tools/, which travels with every call)
 #
 # all in one tar, xz -9, split into parts under the upload limit, each part in its own folder
-# gpu-pack/part-NN/ with MANIFEST.sha256 and gpu-check.sh beside it. Prints (and writes to
+# gpu-pack/part-NN/ with MANIFEST.sha256 beside it (and part-01 the model's config.json, for the
+# PyTorch baseline that the first call starts in the background while the GPU is idle). Prints (and writes to
 # gpu-pack/SEND.txt) the device-tool calls that send them. Options:
 #   --part-mib N    part size in MiB (default: 60, less when the repository itself is large)
 #   --no-build      use trainer.jar and bindings/target/native-build as they are
@@ -137,7 +139,7 @@ for f in config.json generation_config.json tokenizer.json tokenizer_config.json
          added_tokens.json chat_template.json preprocessor_config.json processor_config.json; do
   [[ -f "$model_dir/$f" ]] && cp "$model_dir/$f" "$stage/SmolVLM-256M-Instruct/"
 done
-cp tools/gpu-check.sh tools/torch_dpo_baseline.py "$stage/"
+cp tools/gpu-check.sh tools/gpu-lib.sh tools/gpu-baseline.sh tools/torch_dpo_baseline.py "$stage/"
 git rev-parse HEAD > "$stage/COMMIT" 2>/dev/null || echo unknown > "$stage/COMMIT"
 (cd "$stage" && find . -type f ! -name FILES.sha256 -print0 | sort -z | xargs -0 sha256sum > FILES.sha256)
 
@@ -166,9 +168,10 @@ for p in "${parts[@]}"; do
   n="${p##*.}"
   mkdir -p "$out/part-$n"
   mv "$p" "$out/part-$n/"
-  cp "$out/MANIFEST.sha256" tools/gpu-check.sh "$out/part-$n/"
+  cp "$out/MANIFEST.sha256" "$out/part-$n/"
 done
 rm "$out/MANIFEST.sha256"
+cp "$model_dir/config.json" "$out/part-01/config.json"
 
 step "parts (each travels with the $tree_mib MiB working tree; limit 64 MiB per command)"
 for d in "$out"/part-*; do
@@ -184,14 +187,20 @@ count=${#parts[@]}
   echo "Send the parts in back-to-back device calls (the host goes back after ~30 s idle), one part each,"
   echo "then the check runs in the call that brings the last part. gpu-pack/ must be in the checkout the"
   echo "session sends; each call names its part folder in carry."
+  echo "The first call also starts the PyTorch + PEFT baseline in the background (setsid: it outlives the"
+  echo "call) while the GPU is otherwise idle; gpu-check.sh waits for it before timing ORT."
   i=0
   for d in "$out"/part-*; do
     i=$((i + 1)); name=$(basename "$d")
-    copy="mkdir -p /tmp/smoldpo-gpu && cp gpu-pack/$name/payload.tar.xz.* /tmp/smoldpo-gpu/ && cp gpu-pack/$name/MANIFEST.sha256 gpu-pack/$name/gpu-check.sh /tmp/smoldpo-gpu/"
-    if [[ $i -lt $count ]]; then
-      echo "  $i/$count: run(carry=[\"gpu-pack/$name\"], timeout_s=120, command='$copy && ls -l /tmp/smoldpo-gpu')"
+    copy="mkdir -p /tmp/smoldpo-gpu && cp gpu-pack/$name/payload.tar.xz.* gpu-pack/$name/MANIFEST.sha256 /tmp/smoldpo-gpu/"
+    if [[ $i -eq 1 && $count -gt 1 ]]; then
+      # run from copies outside the checkout, which the next calls replace
+      start="cp gpu-pack/$name/config.json tools/gpu-lib.sh tools/gpu-baseline.sh tools/torch_dpo_baseline.py /tmp/smoldpo-gpu/ && (setsid nohup bash /tmp/smoldpo-gpu/gpu-baseline.sh /tmp/smoldpo-gpu/config.json /tmp/smoldpo-gpu/torch-baseline >/dev/null 2>&1 &) && sleep 1"
+      echo "  $i/$count: run(carry=[\"gpu-pack/$name\"], timeout_s=120, command='$copy && $start && nvidia-smi -L && ls -l /tmp/smoldpo-gpu')"
+    elif [[ $i -lt $count ]]; then
+      echo "  $i/$count: run(carry=[\"gpu-pack/$name\"], timeout_s=120, command='$copy && ls -l /tmp/smoldpo-gpu && tail -3 /tmp/smoldpo-gpu/torch-baseline/baseline.log')"
     else
-      echo "  $i/$count: run(carry=[\"gpu-pack/$name\"], timeout_s=600, command='$copy && bash /tmp/smoldpo-gpu/gpu-check.sh /tmp/smoldpo-gpu')"
+      echo "  $i/$count: run(carry=[\"gpu-pack/$name\"], timeout_s=600, command='$copy && bash tools/gpu-check.sh /tmp/smoldpo-gpu')"
     fi
   done
   echo "The results come back as \$OUT/gpu-check.json and \$OUT/gpu-check.log."
