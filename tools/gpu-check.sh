@@ -120,6 +120,8 @@ cuda_ok=0
 if [[ -n "$unpacked" ]]; then
   java="$unpacked/jre/bin/java"
   jar="$unpacked/trainer.jar"
+  # GPU_CHECK_JAR: a newer trainer.jar sent on its own (48 MiB) beside an unchanged pack
+  if [[ -n "${GPU_CHECK_JAR:-}" ]]; then jar="$GPU_CHECK_JAR"; fact jar "$GPU_CHECK_JAR (not the pack's)"; fi
   export SMOLDPO_ORT_LIBRARY="$unpacked/ort-gpu/libonnxruntime.so.1"
   export SMOLDPO_CACHE="$work/cache"
   if ! ldconfig -p 2>/dev/null | grep -q 'libgomp.so.1 '; then

@@ -4,7 +4,6 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtLoggingLevel;
 import ai.onnxruntime.OrtSession;
-import ai.onnxruntime.providers.OrtCUDAProviderOptions;
 import dev.smoldpo.runtime.cuda.CudaLibraries;
 import dev.smoldpo.runtime.cuda.CudaLibrarySearch;
 import dev.smoldpo.runtime.cuda.CudaSetup;
@@ -97,16 +96,19 @@ public final class OrtRuntime {
     }
 
     /**
-     * Adds ORT's CUDA execution provider for {@code device} to {@code options}, through the
-     * provider-options call: the Java API's plain {@code addCUDA(int)} is compiled out of the JNI
-     * library of the (CPU) ORT Java jar ("This binary was not compiled with CUDA support"), while
-     * this call goes through ORT's C API to the CUDA build we load. Enables CUDA first ({@link #enableCuda()}).
+     * Adds ORT's CUDA execution provider for {@code device} to {@code options} through ORT's C API
+     * ({@link CudaProviderCall}: the Java jar's own {@code addCUDA} calls are compiled out of its
+     * CPU JNI library). Enables CUDA first ({@link #enableCuda()}).
      */
     public static void addCudaProvider(OrtSession.SessionOptions options, int device) throws OrtException {
         enableCuda();
-        try (OrtCUDAProviderOptions cuda = new OrtCUDAProviderOptions(device)) {
-            options.addCUDA(cuda);
-        }
+        CudaProviderCall.append(options, device, nativeLibrary());
+    }
+
+    /** The libonnxruntime.so.1 this process loads (after {@link #environment()}). */
+    static synchronized Path nativeLibrary() {
+        environment();
+        return nativeFolder.resolve(OrtNativeFolder.MAIN_LIBRARY);
     }
 
     /** The folder the ORT libraries of this process are (or will be) loaded from. */
