@@ -3,7 +3,7 @@
 # GPU memory peak as nvidia-smi sees it:
 #   bash gpu-baseline.sh CONFIG_JSON FACTS_DIR [PRECISION...]     (default precisions: bf16 fp32)
 # Per precision, B=4 runs in a process of its own (its peak compares with ORT's B=4 process: the
-# goal's figure), then B=1 and 8 in one process. Writes FACTS_DIR/torch_<precision>_b4.json,
+# goal's figure), then B=1 and 8 in one process (not with BASELINE_ONLY_B4=1). Writes FACTS_DIR/torch_<precision>_b4.json,
 # torch_<precision>_b4_peak_mib, torch_<precision>_b1_b8.json, ..._peak_mib, baseline.log, and
 # FACTS_DIR/done when it has finished (gpu-check.sh waits for that when this runs in the background,
 # started with setsid while the pack's parts are still arriving: the GPU is idle then).
@@ -23,6 +23,7 @@ for precision in "${precisions[@]}"; do
   with_gpu_peak "torch_${precision}_b4_peak_mib" timeout 150 "$python" "$here/torch_dpo_baseline.py" \
     --config "$config" --batch-sizes 4 --precisions "$precision" --out "$facts/torch_${precision}_b4.json" || status=1
   echo "  torch $precision B=4: peak GPU memory $(cat "$facts/torch_${precision}_b4_peak_mib") MiB above idle"
+  [[ "${BASELINE_ONLY_B4:-0}" == 1 ]] && continue
   with_gpu_peak "torch_${precision}_b1_b8_peak_mib" timeout 150 "$python" "$here/torch_dpo_baseline.py" \
     --config "$config" --batch-sizes 1,8 --precisions "$precision" --out "$facts/torch_${precision}_b1_b8.json" || status=1
 done

@@ -210,7 +210,10 @@ if [[ -n "$unpacked" ]] && (( cuda_ok )) && room demo_fit 150; then
   fact demo_fit_cuda_seconds "$(( $(date +%s) - start ))"
   tail -4 "$work/demo-cuda.log"
   grep '^cuda placement:' "$work/demo-cuda.log" > "$facts/demo_cuda_placement.txt"
-  grep -A3 '^cuda placement:.* [1-9][0-9]* compute)' "$work/demo-cuda.log" | head -20
+  if grep -q '^cuda placement:.* [1-9][0-9]* compute)' "$work/demo-cuda.log"; then
+    grep -A3 '^cuda placement:.* [1-9][0-9]* compute)' "$work/demo-cuda.log" | head -20
+    problem "compute nodes ran on the CPU under --device cuda (cuda placement lines above)"
+  fi
   wait "$cpu_pid" || problem "the CPU demo fit failed: $(grep -m1 error: "$work/demo-cpu.log")"
   tail -2 "$work/demo-cpu.log"
   for name in cuda cpu; do
@@ -266,7 +269,7 @@ declare -A artifacts=()
 if [[ -n "$export_pid" ]]; then
   wait "$export_pid"
   grep -v WARNING "$work/export-fp32.log" | tail -3
-  fp32_dir=$(ls -d "$bench"/artifacts-* 2>/dev/null | grep -v -- '-bf16$' | head -1)   # artifacts-<model folder>
+  fp32_dir="$bench/artifacts-$(basename "$(dirname "$model_config")")"   # bench-export names it after the model folder
   if [[ -n "$fp32_dir" && -f "$fp32_dir/manifest.json" ]]; then
     artifacts[fp32]="$fp32_dir"
   else
@@ -297,7 +300,7 @@ fi
 baseline="$(dirname "${BASH_SOURCE[0]}")/torch_dpo_baseline.py"
 for precision in bf16 fp32; do
   if [[ -n "${artifacts[$precision]:-}" ]]; then
-    for pairs in 1 4 8; do
+    for pairs in ${GPU_CHECK_PAIRS:-1 4 8}; do
       room "ort_${precision}_b$pairs" 45 || continue
       with_gpu_peak "ort_${precision}_b${pairs}_peak_mib" timeout 90 "$java" "${java_args[@]}" -jar "$jar" bench-export \
         --artifacts "${artifacts[$precision]}" --device "$dev" --pairs "$pairs" --layouts shared_prefix --steps 3 \

@@ -116,7 +116,7 @@ public final class DpoTrainer implements AutoCloseable {
                         runner, evaluator, sections, new RunCheckpoints(outputDir, config.saveTotalLimit()),
                         new TrainLogger(metrics, progress, config.loggingSteps(), config.loggingFirstStep()), data);
                 TrainRun.Result result = run.loop(session, state, stop, stopAfterStep);
-                MetricsPlots.write(outputDir);
+                MetricsPlots.writeOrWarn(outputDir, out);
                 FitSummary summary = summary(result, outputDir,
                         session.traffic().toMap(result.state().globalStep() - state.globalStep()));
                 summary.write(outputDir.resolve("summary.json"));

@@ -1,5 +1,6 @@
 package dev.smoldpo.runtime;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -27,5 +28,17 @@ class CudaProviderCallTest {
             // the options stay usable after the failed call
             options.setIntraOpNumThreads(1);
         }
+    }
+
+    @Test
+    void providerOptionsSetTheArenaAndTakeOverrides() {
+        assertEquals(java.util.Map.of("device_id", "1", "arena_extend_strategy", "kSameAsRequested"),
+                CudaProviderCall.providerOptions(1, null));
+        assertEquals(java.util.Map.of("device_id", "0", "arena_extend_strategy", "kNextPowerOfTwo",
+                "cudnn_conv_algo_search", "HEURISTIC"),
+                CudaProviderCall.providerOptions(0, "arena_extend_strategy=kNextPowerOfTwo, cudnn_conv_algo_search=HEURISTIC"));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> CudaProviderCall.providerOptions(0, "gpu_mem_limit"));
+        assertTrue(e.getMessage().contains(CudaProviderCall.OPTIONS_ENV), e.getMessage());
     }
 }
