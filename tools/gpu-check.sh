@@ -194,6 +194,16 @@ if [[ -n "$unpacked" ]]; then
   echo "$passed passed, $failed failed"
 fi
 
+# -- 3b. the native kernels on CUDA against the CPU: which device fit should use for each ---------
+say "native kernels, CPU vs CUDA (tools/bench-kernels.sh; the rule in native/README.md)"
+if [[ -n "$unpacked" ]] && (( gpu )) && room kernels 60; then
+  # the pack's smoldpo_bench, else built here from the checkout (CMake and nvcc are on the host)
+  bench_dir="$unpacked/native"; [[ -x "$bench_dir/smoldpo_bench" ]] || bench_dir="$work/bench-kernels"
+  timeout 120 bash "$(dirname "${BASH_SOURCE[0]}")/bench-kernels.sh" --build-dir "$bench_dir" --json "$facts/kernels.json" \
+    --require-cuda > "$work/bench-kernels.log" 2>&1 || problem "bench-kernels failed: $(tail -2 "$work/bench-kernels.log" | tr '\n' ' ')"
+  grep -i -E 'decision|faster|cuda' "$work/bench-kernels.log" | tail -8
+fi
+
 # -- 4. demo fit on CUDA and CPU ------------------------------------------------------------
 say "demo fit: --device cuda beside --device cpu"
 if [[ -n "$unpacked" ]] && (( cuda_ok )) && room demo_fit 150; then

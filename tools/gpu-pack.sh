@@ -62,7 +62,8 @@ if [[ $build == 1 ]]; then
 fi
 [[ -f trainer.jar ]] || fail "trainer.jar is missing (run without --no-build)"
 native_build=bindings/target/native-build
-[[ -f $native_build/libsmoldpo.so && -x $native_build/smoldpo_tests ]] || fail "$native_build lacks libsmoldpo.so or smoldpo_tests"
+[[ -f $native_build/libsmoldpo.so && -x $native_build/smoldpo_tests && -x $native_build/smoldpo_bench ]] \
+  || fail "$native_build lacks libsmoldpo.so, smoldpo_tests or smoldpo_bench"
 
 stage="$(mktemp -d "${TMPDIR:-/tmp}/smoldpo-gpu-pack.XXXXXX")"
 trap 'rm -rf "$stage"' EXIT
@@ -97,7 +98,7 @@ if ("SASS", 90) not in found:
     sys.exit("gpu-pack: libsmoldpo.so has no sm_90 machine code (SMOLDPO_CUDA_ARCHITECTURES must include 90)")
 PY
 rm "$stage/fatbin"
-cp $native_build/libsmoldpo.so $native_build/smoldpo_tests "$stage/native/"
+cp $native_build/libsmoldpo.so $native_build/smoldpo_tests $native_build/smoldpo_bench "$stage/native/"
 mkdir -p "$stage/native/goldens" && cp -r native/tests/goldens/. "$stage/native/goldens/"
 grep -o 'add_test(NAME [a-z_]* COMMAND smoldpo_tests [a-z]*' native/CMakeLists.txt \
   | awk '{print $2, $5}' | sed 's/NAME //' > "$stage/native/ctests.txt"
