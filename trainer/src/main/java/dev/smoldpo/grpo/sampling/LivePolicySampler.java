@@ -28,6 +28,10 @@ import java.util.SplittableRandom;
  * the G rows, which then decode together, one token per row per run. Row g draws from its own
  * {@link Sampler} whose seed comes from (settings.seed, seedForThisPrompt, g), so a group is
  * reproducible whatever else was sampled before. Not thread-safe.
+ *
+ * <p>Measured at SmolVLM-256M shapes (random weights, fp32, 2 CPU cores, LivePolicySampler256mTest): open
+ * (graphs built and sessions created) 41 s; an 81-token prompt with one tile, G = 8 rows of up to 16 tokens:
+ * 128 tokens in 4.95 s = 26 tokens/s, image encoding and prefill included.
  */
 public final class LivePolicySampler implements AutoCloseable {
     private final PolicyGraphs graphs;
