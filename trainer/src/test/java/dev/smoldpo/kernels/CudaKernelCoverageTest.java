@@ -12,6 +12,7 @@ import dev.smoldpo.cli.Main;
 import dev.smoldpo.export.deploy.DeploymentExporter;
 import dev.smoldpo.model.demo.DemoModel;
 import dev.smoldpo.onnx.DType;
+import dev.smoldpo.grpo.sampling.PolicyGraphs;
 import dev.smoldpo.onnx.Graph;
 import dev.smoldpo.onnx.ModelWriter;
 import dev.smoldpo.onnx.Shape;
@@ -48,12 +49,12 @@ class CudaKernelCoverageTest {
         // The demo with the defaults (sigmoid loss, gradient clipping, vision and text adapters) ...
         Path demo = export("demo");
         // ... and variants that change which ops the graphs hold.
-        export("text-ipo", "--text-only", "--loss-type", "ipo");
+        Path textOnly = export("text-ipo", "--text-only", "--loss-type", "ipo");
         export("hinge-reference-free", "--loss-type", "hinge", "--reference-free");
         export("robust-dropout", "--loss-type", "robust", "--label-smoothing", "0.1", "--lora-dropout", "0.1");
         export("apo-no-clipping", "--loss-type", "apo_zero", "--max-grad-norm", "0");
         // mixed precision: matmuls and attention in bf16 / fp16, statistics and loss in float32
-        export("bf16", "--precision", "bf16");
+        Path bf16 = export("bf16", "--precision", "bf16");
         export("fp16", "--precision", "fp16");
         Path erfDemo = root.resolve("demo-erf-gelu");
         DemoModel.write(erfDemo, 7);
@@ -63,6 +64,18 @@ class CudaKernelCoverageTest {
         Path erf = export("erf-gelu", erfDemo.toString());
         deploy(demo, "deploy");
         deploy(erf, "deploy-erf-gelu");
+        // GRPO's sampling graphs (LoRA as inputs): with vision adapters, text-only, and half-precision weights
+        sample(demo, "sampling-demo");
+        sample(textOnly, "sampling-text-only");
+        sample(bf16, "sampling-bf16");
+    }
+
+    private static void sample(Path artifacts, String name) throws Exception {
+        try (PolicyGraphs graphs = PolicyGraphs.build(artifacts)) {
+            for (Path graph : List.of(graphs.vision(), graphs.decoder())) {
+                NODES.addAll(NodeTypes.read(graph).stream().map(n -> relabel(n, name + "/" + graph.getFileName())).toList());
+            }
+        }
     }
 
     private static Path export(String name, String... args) {
@@ -117,7 +130,7 @@ class CudaKernelCoverageTest {
             graphs.add(n.graph());
             ops.add(n.domain() + "::" + n.op());
         });
-        assertEquals(8 * 4 + 2 * 3, graphs.size(), "graphs checked: " + graphs);
+        assertEquals(8 * 4 + 2 * 3 + 3 * 2, graphs.size(), "graphs checked: " + graphs);
         for (String half : List.of("tensor(bfloat16)", "tensor(float16)")) {
             assertTrue(NODES.stream().anyMatch(n -> n.op().equals("MatMul") && n.inputs().contains(half)),
                     "a " + half + " MatMul was checked");
