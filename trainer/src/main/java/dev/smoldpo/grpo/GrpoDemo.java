@@ -13,17 +13,17 @@ import java.util.Map;
 /**
  * GRPO's built-in demo: the demo model's coloured shapes, asked {@value DemoDataset#QUESTION}, rewarded for
  * naming the shape's colour. The randomly initialised demo model almost never says a colour word, so the
- * task is shaped as TRL users shape theirs: the answer starts after "It is" (answer_prefix), completions
- * are short (max_completion_length 3), and a small format reward pays any lone colour word, so the first
- * groups already differ; the exact reward (normalised_match against the colour) then teaches which one.
+ * task is shaped as TRL users shape theirs: the answer starts after "It is" (answer_prefix), the completion
+ * is the one next word (max_completion_length 1), and a small format reward pays any colour word, so the
+ * first groups already differ; the exact reward (normalised_match against the colour) then teaches which one.
  */
 public final class GrpoDemo {
     public static final int TRAIN_PROMPTS = 384;
     public static final int HELD_OUT_PROMPTS = 64;
     public static final long DATA_SEED = 7;
     public static final String ANSWER = "answer";
-    /** The format reward: the whole completion is one colour word, with punctuation around it. */
-    public static final String COLOUR_WORD = "format:(?i)\\W*(" + String.join("|", DemoDataset.COLOURS) + ")\\W*";
+    /** The format reward: the completion names a colour (any one). */
+    public static final String COLOUR_WORD = "format:(?is).*\\b(" + String.join("|", DemoDataset.COLOURS) + ")\\b.*";
 
     private GrpoDemo() {}
 
@@ -33,17 +33,17 @@ public final class GrpoDemo {
         m.put("output_dir", "runs/grpo-demo");
         m.put("artifacts_dir", "onnx-artifacts/grpo-demo");
         m.put("image_longest_edge", "32");
-        m.put("learning_rate", "2e-2");
-        m.put("max_steps", "60");
-        m.put("num_generations", "8");
-        m.put("per_device_train_batch_size", "64");
-        m.put("max_completion_length", "3");
+        m.put("learning_rate", "3e-2");
+        m.put("max_steps", "200");
+        m.put("num_generations", "16");
+        m.put("per_device_train_batch_size", "128");
+        m.put("max_completion_length", "1");
         m.put("answer_prefix", "It is");
         m.put("reward_funcs", "normalised_match," + COLOUR_WORD);
-        m.put("reward_weights", "1.0,0.5");
-        m.put("logging_steps", "5");
-        m.put("eval_steps", "10");
-        m.put("save_steps", "20");
+        m.put("reward_weights", "1.0,0.2");
+        m.put("logging_steps", "10");
+        m.put("eval_steps", "20");
+        m.put("save_steps", "50");
         m.put("save_total_limit", "2");
         return m;
     }

@@ -150,7 +150,12 @@ public final class GrpoTrainer {
         }
         List<double[]> perReward = new ArrayList<>();
         for (Reward r : rewards) {
-            double[] s = r.score(samples);
+            double[] s;
+            try {
+                s = r.score(samples);
+            } catch (Exception e) {
+                throw new java.io.IOException("reward '" + r.name() + "': " + e.getMessage(), e);
+            }
             if (s.length != samples.size()) {
                 throw new IllegalStateException("reward '" + r.name() + "' gave " + s.length + " scores for " + samples.size()
                         + " completions");
