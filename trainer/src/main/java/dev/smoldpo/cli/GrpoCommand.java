@@ -57,7 +57,8 @@ public final class GrpoCommand implements Callable<Integer> {
         if (configFile != null) {
             probe.file(configFile);
         }
-        boolean demo = probe.layer(given, "command line").bind().dataset() == null;
+        // only whether a dataset is named: the other keys are checked once the recipe is layered under them
+        boolean demo = !probe.layer(given, "command line").hasValue("dataset");
         GrpoSettings settings = new GrpoSettings();
         if (demo) {
             settings.layer(GrpoDemo.recipe(), "demo recipe");

@@ -88,6 +88,11 @@ public final class GrpoSettings {
         return this;
     }
 
+    /** Whether {@code key} holds a value (not null) after the layers so far. */
+    public boolean hasValue(String key) {
+        return values.hasNonNull(known(key, "hasValue"));
+    }
+
     public String source(String key) {
         return sources.get(key);
     }
