@@ -53,6 +53,9 @@ class CudaKernelCoverageTest {
         export("hinge-reference-free", "--loss-type", "hinge", "--reference-free");
         export("robust-dropout", "--loss-type", "robust", "--label-smoothing", "0.1", "--lora-dropout", "0.1");
         export("apo-no-clipping", "--loss-type", "apo_zero", "--max-grad-norm", "0");
+        // GRPO: per-token log-probs at a temperature, the clipped ratio, and the KL term
+        export("grpo", "--loss", "grpo");
+        export("grpo-kl-text", "--loss", "grpo", "--kl", "--text-only");
         // mixed precision: matmuls and attention in bf16 / fp16, statistics and loss in float32
         Path bf16 = export("bf16", "--precision", "bf16");
         export("fp16", "--precision", "fp16");
@@ -130,14 +133,15 @@ class CudaKernelCoverageTest {
             graphs.add(n.graph());
             ops.add(n.domain() + "::" + n.op());
         });
-        assertEquals(8 * 4 + 2 * 3 + 3 * 2, graphs.size(), "graphs checked: " + graphs);
+        assertEquals(10 * 4 + 2 * 3 + 3 * 2, graphs.size(), "graphs checked: " + graphs);
         for (String half : List.of("tensor(bfloat16)", "tensor(float16)")) {
             assertTrue(NODES.stream().anyMatch(n -> n.op().equals("MatMul") && n.inputs().contains(half)),
                     "a " + half + " MatMul was checked");
         }
         for (String op : List.of("com.microsoft::InPlaceAccumulatorV2", "com.microsoft::AdamWOptimizer", "com.microsoft::FastGelu",
                 "com.microsoft::Gelu", "ai.onnx::Dropout", "ai.onnx::SequenceAt", "ai.onnx::SequenceConstruct", "ai.onnx::TopK",
-                "ai.onnx::MatMul", "ai.onnx::LayerNormalization", "ai.onnx::Shape", "ai.onnx::Range", "ai.onnx::NonZero")) {
+                "ai.onnx::MatMul", "ai.onnx::LayerNormalization", "ai.onnx::Shape", "ai.onnx::Range", "ai.onnx::NonZero",
+                "ai.onnx::Exp", "ai.onnx::Where", "ai.onnx::Less", "ai.onnx::Greater")) {
             assertTrue(ops.contains(op), op + " is among the checked ops " + ops);
         }
     }

@@ -70,7 +70,8 @@ public final class MetricsPlots {
         return written;
     }
 
-    private static void plot(Path file, String title, String yTitle, String key, List<MetricsLog.Record> records,
+    /** One chart of {@code key} (train) and {@code eval_key} (eval) over the steps; nothing when neither was logged. */
+    public static void plot(Path file, String title, String yTitle, String key, List<MetricsLog.Record> records,
                              List<Path> written) throws IOException {
         XYChart chart = new XYChartBuilder().width(WIDTH).height(HEIGHT).title(title)
                 .xAxisTitle("step").yAxisTitle(yTitle).build();
