@@ -1,12 +1,11 @@
 package dev.smoldpo.runtime;
 
+import dev.smoldpo.runtime.resources.NativeResources;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.net.URL;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
@@ -43,7 +42,7 @@ final class OrtNativeFolder {
         for (String name : concat(MAIN_LIBRARY, PROVIDER_LIBRARIES)) {
             URL url = resource("org/bytedeco/onnxruntime/" + platform + "/" + name);
             if (url != null) {
-                extract(url, dir.resolve(name));
+                NativeResources.extract(url, dir.resolve(name));
             }
         }
         finish(dir, Path.of(MAIN_LIBRARY));
@@ -75,7 +74,7 @@ final class OrtNativeFolder {
             throw new IllegalStateException("the ONNX Runtime Java API jar (com.microsoft.onnxruntime:onnxruntime:"
                     + OrtRuntime.EXPECTED_VERSION + ") is not on the class path: " + JNI_RESOURCE + " is missing");
         }
-        extract(jni, dir.resolve(JNI_LIBRARY));
+        NativeResources.extract(jni, dir.resolve(JNI_LIBRARY));
     }
 
     /** 12 hex digits of the path's SHA-256: one folder per named library. */
@@ -90,24 +89,6 @@ final class OrtNativeFolder {
 
     private static URL resource(String name) {
         return OrtNativeFolder.class.getClassLoader().getResource(name);
-    }
-
-    /** Writes beside the target and renames, so a crash or a concurrent run never leaves a torn library. */
-    private static void extract(URL url, Path target) {
-        try {
-            Files.createDirectories(target.getParent());
-            long size = url.openConnection().getContentLengthLong();
-            if (Files.isRegularFile(target, LinkOption.NOFOLLOW_LINKS) && Files.size(target) == size) {
-                return;
-            }
-            Path partial = Files.createTempFile(target.getParent(), target.getFileName().toString(), ".part");
-            try (InputStream in = url.openStream()) {
-                Files.copy(in, partial, StandardCopyOption.REPLACE_EXISTING);
-            }
-            Files.move(partial, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot extract ONNX Runtime library " + url + " into " + target.getParent(), e);
-        }
     }
 
     /**

@@ -1,12 +1,8 @@
 package dev.smoldpo.runtime.cuda;
 
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
+import dev.smoldpo.runtime.resources.NativeResources;
 import java.net.URL;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.List;
 
 /**
@@ -28,7 +24,7 @@ final class BundledCudaRedist {
         for (String name : names) {
             URL url = loader.getResource(RESOURCE_FOLDER + name);
             if (url != null) {
-                extract(url, folder.resolve(name));
+                NativeResources.extract(url, folder.resolve(name));
                 any = true;
             }
         }
@@ -37,20 +33,4 @@ final class BundledCudaRedist {
     }
 
     /** Writes the resource beside the target and renames it, so a concurrent run never sees a torn file. */
-    private static void extract(URL url, Path target) {
-        try {
-            Files.createDirectories(target.getParent());
-            long size = url.openConnection().getContentLengthLong();
-            if (Files.isRegularFile(target) && Files.size(target) == size) {
-                return;
-            }
-            Path partial = Files.createTempFile(target.getParent(), target.getFileName().toString(), ".part");
-            try (InputStream in = url.openStream()) {
-                Files.copy(in, partial, StandardCopyOption.REPLACE_EXISTING);
-            }
-            Files.move(partial, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot extract " + url + " to " + target, e);
-        }
-    }
 }
