@@ -83,6 +83,13 @@ final class GrpoStepRunner {
         return new Result(firstLoss, metrics, stepTokens);
     }
 
+    /** One micro-batch as the update sees it: the collated groups, their advantages and the current policy's log-probs. */
+    Map<String, TensorData> scoredInputs(List<ScoredGroup> micro) throws OrtException {
+        Map<String, TensorData> in = inputs(micro);
+        in.put(GrpoInputs.OLD_PER_TOKEN_LOGPS, logps(session, in));
+        return in;
+    }
+
     /** The collated groups with their advantages and the loss settings; old log-probs and normalisers come later. */
     private Map<String, TensorData> inputs(List<ScoredGroup> micro) {
         List<GrpoCollator.Group> groups = new ArrayList<>();
