@@ -5,10 +5,8 @@ import dev.smoldpo.onnx.Graph;
 import dev.smoldpo.onnx.Node;
 import dev.smoldpo.onnx.Value;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.function.Supplier;
 
 /**
@@ -31,31 +29,23 @@ public final class WeightQuantizationPass {
     public static final int MIN_BLOCK = 16;
 
     private final int bits;
-    private final int outputBits;
-    private final int tableBits;
     private final int blockSize;
     private final boolean halfScales;
     private final GraphRebuilder b;
-    private final Set<Value> graphOutputs;
     private final Map<Value, List<Value>> declared = new HashMap<>();
 
-    private WeightQuantizationPass(Graph source, int bits, int outputBits, int tableBits, int blockSize, boolean halfScales) {
-        for (int n : new int[] {bits, outputBits, tableBits}) {
-            if (n != 4 && n != 8) {
-                throw new IllegalArgumentException("weights are quantized to 4 or 8 bits, not " + n);
-            }
+    private WeightQuantizationPass(Graph source, int bits, int blockSize, boolean halfScales) {
+        if (bits != 4 && bits != 8) {
+            throw new IllegalArgumentException("weights are quantized to 4 or 8 bits, not " + bits);
         }
         if (blockSize < MIN_BLOCK || Integer.bitCount(blockSize) != 1) {
             throw new IllegalArgumentException("the block size must be a power of two of at least " + MIN_BLOCK + ", not "
                     + blockSize);
         }
         this.bits = bits;
-        this.outputBits = outputBits;
-        this.tableBits = tableBits;
         this.blockSize = blockSize;
         this.halfScales = halfScales;
         this.b = new GraphRebuilder(source);
-        this.graphOutputs = new HashSet<>(source.outputs());
     }
 
     /**
@@ -64,16 +54,7 @@ public final class WeightQuantizationPass {
      * @param halfScales round the scales to float16 values (for a graph that will compute in float16)
      */
     public static Graph apply(Graph source, int bits, int blockSize, boolean halfScales) {
-        return apply(source, bits, bits, bits, blockSize, halfScales);
-    }
-
-    /**
-     * @param outputBits bits of the projections whose result is a graph output (the language-model head,
-     *                   the image features' projection)
-     * @param tableBits  bits of the embedding tables
-     */
-    public static Graph apply(Graph source, int bits, int outputBits, int tableBits, int blockSize, boolean halfScales) {
-        return new WeightQuantizationPass(source, bits, outputBits, tableBits, blockSize, halfScales).run();
+        return new WeightQuantizationPass(source, bits, blockSize, halfScales).run();
     }
 
     private Graph run() {
@@ -98,7 +79,6 @@ public final class WeightQuantizationPass {
     }
 
     private void linear(Node n) {
-        int bits = producesOutput(n) ? outputBits : this.bits;
         Value weight = n.input(1);
         long k = weight.shape().dim(0).value();
         long cols = weight.shape().dim(1).value();
@@ -119,7 +99,6 @@ public final class WeightQuantizationPass {
     }
 
     private void embedding(Node n) {
-        int bits = tableBits;
         Value table = n.input(0);
         int block = tableBlock(table);
         List<Value> t = initializers(table, () -> QuantizedInitializers.gatherTable(table.name(), table.source(), bits, block,
@@ -130,29 +109,11 @@ public final class WeightQuantizationPass {
         b.map(n.output(0), y);
     }
 
-    /** Whether {@code n}'s result is a graph output, directly or through Identity nodes. */
-    private boolean producesOutput(Node n) {
-        Value y = n.output(0);
-        if (graphOutputs.contains(y)) {
-            return true;
-        }
-        boolean any = false;
-        for (Node c : b.source().nodes()) {
-            if (c.inputs().contains(y)) {
-                if (!c.opType().equals("Identity") || !graphOutputs.contains(c.output(0))) {
-                    return false;
-                }
-                any = true;
-            }
-        }
-        return any;
-    }
-
     /** The configured block size if it divides the table's width, else the largest power of two >= 16 that does; 0 if none. */
     private int tableBlock(Value table) {
         long width = table.shape().dim(1).value();
         for (int block = blockSize; block >= MIN_BLOCK; block /= 2) {
-            if (width % block == 0 && (width * tableBits) % 8 == 0) {
+            if (width % block == 0 && (width * bits) % 8 == 0) {
                 return block;
             }
         }
