@@ -8,10 +8,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.smoldpo.artifacts.AdamWConfig;
 import dev.smoldpo.artifacts.ArtifactFiles;
-import dev.smoldpo.artifacts.checkpoint.Checkpoint;
-import dev.smoldpo.artifacts.checkpoint.CheckpointReader;
-import dev.smoldpo.artifacts.checkpoint.CheckpointTensor;
-import dev.smoldpo.artifacts.checkpoint.CheckpointWriter;
 import dev.smoldpo.hf.ModelConfig;
 import dev.smoldpo.infer.CachedDecoder;
 import dev.smoldpo.infer.GraphDtypes;
@@ -50,20 +46,7 @@ class DeploymentVariantsTest {
         ArtifactFiles artifacts = SmolVlmExporter.export(modelDir, root.resolve("artifacts"), new SmolVlmExporter.Options("demo",
                 new LoraConfig(4, 8, 0, LoraConfig.DEFAULT_TARGETS, false), DpoConfig.DEFAULT, AdamWConfig.DEFAULT, 3));
         config = ModelConfig.load(modelDir);
-        Checkpoint initial = CheckpointReader.read(artifacts.checkpoint());
-        SplittableRandom r = new SplittableRandom(4);
-        List<CheckpointTensor> tensors = new ArrayList<>();
-        for (CheckpointTensor t : initial.trainable()) {
-            float[] v = t.toFloatArray();
-            if (t.name().endsWith("lora_B.weight")) {
-                for (int i = 0; i < v.length; i++) {
-                    v[i] = (float) ((r.nextDouble() - 0.5) * 0.3);
-                }
-            }
-            tensors.add(CheckpointTensor.ofFloats(t.name(), t.dims(), v));
-        }
-        Path trained = root.resolve("trained.ckpt");
-        CheckpointWriter.write(Checkpoint.of(tensors, List.of()), trained);
+        Path trained = DeploymentExporterTest.randomAdapters(artifacts.checkpoint(), root.resolve("trained.ckpt"));
         deploy = DeploymentExporter.export(artifacts.dir(), trained, root.resolve("deploy"), null,
                 new DeploymentVariants(EnumSet.allOf(DeploymentDtype.class), 32));
     }
@@ -234,6 +217,11 @@ class DeploymentVariantsTest {
 
     /** Logits of every position of the prompt (image features merged), through the chosen files. */
     static float[] logits(GraphDtypes dtypes, long[] ids, float[] tile) throws Exception {
+        return promptLogits(deploy, config, dtypes, ids, tile);
+    }
+
+    /** Logits of every position of {@code ids} with one tile's features over its image tokens, through {@code dtypes}' files. */
+    static float[] promptLogits(Path deploy, ModelConfig config, GraphDtypes dtypes, long[] ids, float[] tile) throws Exception {
         int s = config.vision().imageSize();
         ByteBuffer mask = ByteBuffer.allocateDirect(s * s).order(ByteOrder.nativeOrder());
         for (int i = 0; i < s * s; i++) {
