@@ -13,6 +13,10 @@
  *   - Buffers are passed with their length (in elements of their type) so the library can refuse
  *     short buffers instead of writing past them.
  *   - All pointers are host pointers; the CUDA path copies to and from the device itself.
+ *   - Thread safety: every function may be called from any number of threads at once; calls share
+ *     no state but the CUDA context pool (see "CUDA resources"), which is locked. Two concurrent
+ *     calls must not write to the same output buffer. The CPU path runs OpenMP teams of its own in
+ *     each calling thread, so many concurrent CPU calls oversubscribe the cores.
  *
  * This header is the input of tools/regen-bindings.sh (jextract); keep it plain C.
  */
@@ -32,7 +36,7 @@ extern "C" {
 #define SMOLDPO_API __attribute__((visibility("default")))
 #endif
 
-#define SMOLDPO_API_VERSION 1
+#define SMOLDPO_API_VERSION 2 /* 2: CUDA context pool (smoldpo_cuda_cache_stats_get, _release_cache) */
 
 /* ---- status codes ---------------------------------------------------------------------- */
 enum smoldpo_status {
@@ -58,7 +62,7 @@ enum smoldpo_device {
 
 /* ---- limits ---------------------------------------------------------------------------- */
 #define SMOLDPO_MAX_SOURCE_PIXELS 67108864 /* 64 MP: 64 * 2^20 pixels per source image */
-#define SMOLDPO_MAX_SOURCE_EDGE 65536      /* either side of a source image */
+#define SMOLDPO_MAX_SOURCE_EDGE 1048576    /* either side of a source image (2^20; API 1: 65536) */
 #define SMOLDPO_MAX_EDGE 4096              /* any side after a resize (the Idefics3 4k cap) */
 #define SMOLDPO_ERROR_MESSAGE_CAPACITY 256
 
@@ -79,6 +83,28 @@ SMOLDPO_API const char *smoldpo_last_error_message(void);
 SMOLDPO_API int32_t smoldpo_cuda_compiled(void);
 /* Number of usable CUDA devices: 0 when not compiled with CUDA, no driver, or no GPU. Never fails. */
 SMOLDPO_API int32_t smoldpo_cuda_device_count(void);
+
+/* ---- CUDA resources ---------------------------------------------------------------------
+ * A CUDA call takes an execution context from a pool and gives it back when it returns: a CUDA
+ * stream on the calling thread's current device, with device and pinned host buffers that only
+ * grow. Repeated calls therefore allocate nothing once their buffers are large enough, queue their
+ * work on that stream and wait for that stream alone, once, when the host needs the results (never
+ * for the whole device). Concurrent calls each hold a context of their own, so the pool holds as
+ * many contexts as calls ever ran at the same time. Idle contexts are freed by
+ * smoldpo_cuda_release_cache(), and when the library is unloaded or the process exits. */
+typedef struct smoldpo_cuda_cache_stats {
+    int32_t contexts;          /* contexts alive, idle or in use by a call */
+    int32_t idle_contexts;     /* of those, the ones no call holds now */
+    int64_t device_bytes;      /* device memory held by all contexts */
+    int64_t pinned_host_bytes; /* page-locked host memory held by all contexts */
+    int64_t allocations;       /* device and pinned allocations made since the library was loaded */
+} smoldpo_cuda_cache_stats;
+
+/* The pool's figures now (all zeros without CUDA); a NULL stats is ignored. Never fails. */
+SMOLDPO_API void smoldpo_cuda_cache_stats_get(smoldpo_cuda_cache_stats *stats);
+/* Frees the streams and buffers of every idle context; contexts in use by running calls are left
+ * to them. SMOLDPO_OK, or SMOLDPO_ERR_CUDA when the runtime refused to free something. */
+SMOLDPO_API int32_t smoldpo_cuda_release_cache(smoldpo_error *err);
 
 /* ---- image preprocessing (Idefics3ImageProcessor semantics) ----------------------------- */
 

@@ -60,6 +60,15 @@ const char *smoldpo_status_name(int32_t status) {
 
 int32_t smoldpo_cuda_device_count(void) { return sd_cuda_device_count(); }
 
+void smoldpo_cuda_cache_stats_get(smoldpo_cuda_cache_stats *stats) {
+    if (stats) sd_cuda_cache_stats(stats);
+}
+
+int32_t smoldpo_cuda_release_cache(smoldpo_error *err) {
+    int32_t rc = sd_cuda_release_cache(err);
+    return rc ? rc : sd_ok(err);
+}
+
 void smoldpo_preprocess_config_init(smoldpo_preprocess_config *cfg) {
     if (!cfg) return;
     memset(cfg, 0, sizeof *cfg);

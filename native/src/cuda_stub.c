@@ -1,9 +1,19 @@
 /* Built instead of the CUDA sources when nvcc is absent or SMOLDPO_CUDA=OFF. */
 #include "internal.h"
 
+#include <string.h>
+
 int32_t smoldpo_cuda_compiled(void) { return 0; }
 
 int32_t sd_cuda_device_count(void) { return 0; }
+
+/* no CUDA, no contexts: all figures 0, nothing to free */
+void sd_cuda_cache_stats(smoldpo_cuda_cache_stats *out) { memset(out, 0, sizeof *out); }
+
+int32_t sd_cuda_release_cache(smoldpo_error *err) {
+    (void)err;
+    return SMOLDPO_OK;
+}
 
 static int32_t unavailable(smoldpo_error *err) {
     return sd_fail(err, SMOLDPO_ERR_CUDA_UNAVAILABLE,

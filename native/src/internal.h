@@ -51,6 +51,8 @@ int32_t sd_cuda_preprocess(const smoldpo_image *images, int32_t count,
                            smoldpo_error *err);
 int32_t sd_cuda_resize(const smoldpo_image *src, int32_t out_width, int32_t out_height,
                        uint8_t *out_rgb, smoldpo_error *err);
+void sd_cuda_cache_stats(smoldpo_cuda_cache_stats *out);
+int32_t sd_cuda_release_cache(smoldpo_error *err);
 int32_t sd_cuda_dpo(int64_t batch, const double *pc, const double *pr, const double *rc,
                     const double *rr, const int32_t *lc, const int32_t *lr,
                     const smoldpo_dpo_params *params, const smoldpo_dpo_outputs *out,

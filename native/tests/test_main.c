@@ -1,21 +1,13 @@
 /* C tests of libsmoldpo, run by ctest: smoldpo_tests <group> <goldens-dir> */
 #include "smoldpo.h"
+#include "check.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int failures = 0;
-#define CHECK(cond, ...)                                                    \
-    do {                                                                    \
-        if (!(cond)) {                                                      \
-            failures++;                                                     \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);            \
-            fprintf(stderr, __VA_ARGS__);                                   \
-            fputc('\n', stderr);                                            \
-        }                                                                   \
-    } while (0)
+int failures = 0;
 
 static double sigm(double x) { return 1.0 / (1.0 + exp(-x)); }
 
@@ -453,7 +445,7 @@ static int transformers_golden(const char *dir, int device) {
 
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: %s dpo|grad|errors|resize|processor|transformers|cuda <goldens-dir>\n", argv[0]);
+        fprintf(stderr, "usage: %s dpo|grad|errors|resize|processor|transformers|pool|tall|cuda <goldens-dir>\n", argv[0]);
         return 2;
     }
     const char *what = argv[1], *dir = argv[2];
@@ -465,10 +457,25 @@ int main(int argc, char **argv) {
     else if (!strcmp(what, "resize")) CHECK(resize_golden(dir, SMOLDPO_DEVICE_CPU) >= 6, "fewer than 6 resize goldens in %s", dir);
     else if (!strcmp(what, "processor")) CHECK(processor_golden(dir, SMOLDPO_DEVICE_CPU) >= 6, "processor goldens missing in %s", dir);
     else if (!strcmp(what, "transformers")) CHECK(transformers_golden(dir, SMOLDPO_DEVICE_CPU) >= 6, "transformers goldens missing in %s", dir);
+    else if (!strcmp(what, "pool")) test_pool();
+    else if (!strcmp(what, "tall")) test_tall(SMOLDPO_DEVICE_CPU, NULL, NULL);
     else if (!strcmp(what, "cuda")) {
+        const char *require = getenv("SMOLDPO_REQUIRE_CUDA");
         if (smoldpo_cuda_device_count() == 0) {
-            printf("no CUDA device: CUDA parity skipped\n");
+            /* CI has no GPU; the GPU check sets SMOLDPO_REQUIRE_CUDA=1 so that this cannot pass there */
+            CHECK(!(require && !strcmp(require, "1")),
+                  "SMOLDPO_REQUIRE_CUDA=1 but no CUDA device is usable (library compiled with CUDA: %d)",
+                  smoldpo_cuda_compiled());
+            printf("no CUDA device: CUDA parity not run (SMOLDPO_REQUIRE_CUDA=1 makes this a failure)\n");
         } else {
+            uint8_t *cpu = NULL, *gpu = NULL;
+            int64_t cpu_len = 0, gpu_len = 0;
+            test_tall(SMOLDPO_DEVICE_CPU, &cpu, &cpu_len);
+            test_tall(SMOLDPO_DEVICE_CUDA, &gpu, &gpu_len);
+            CHECK(cpu && gpu && cpu_len == gpu_len && !memcmp(cpu, gpu, (size_t)cpu_len), "tall source: CUDA differs from CPU");
+            free(cpu);
+            free(gpu);
+            test_cuda_cache();
             resize_golden(dir, SMOLDPO_DEVICE_CUDA);
             processor_golden(dir, SMOLDPO_DEVICE_CUDA);
             transformers_golden(dir, SMOLDPO_DEVICE_CUDA);

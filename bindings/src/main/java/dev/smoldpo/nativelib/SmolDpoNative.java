@@ -1,5 +1,6 @@
 package dev.smoldpo.nativelib;
 
+import dev.smoldpo.nativelib.ffi.smoldpo_cuda_cache_stats;
 import dev.smoldpo.nativelib.ffi.smoldpo_error;
 import dev.smoldpo.nativelib.ffi.smoldpo_h;
 
@@ -26,6 +27,30 @@ public final class SmolDpoNative {
     public static int cudaDeviceCount() {
         NativeLibrary.load();
         return smoldpo_h.smoldpo_cuda_device_count();
+    }
+
+    /** The CUDA context pool now; all zeros without CUDA. */
+    public static CudaCacheStats cudaCacheStats() {
+        NativeLibrary.load();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = smoldpo_cuda_cache_stats.allocate(a);
+            smoldpo_h.smoldpo_cuda_cache_stats_get(s);
+            return new CudaCacheStats(smoldpo_cuda_cache_stats.contexts(s), smoldpo_cuda_cache_stats.idle_contexts(s),
+                    smoldpo_cuda_cache_stats.device_bytes(s), smoldpo_cuda_cache_stats.pinned_host_bytes(s),
+                    smoldpo_cuda_cache_stats.allocations(s));
+        }
+    }
+
+    /**
+     * Frees the device and pinned memory of the CUDA contexts no call is using (e.g. before ORT's CUDA
+     * session needs the memory); later CUDA calls allocate again. A no-op without CUDA.
+     */
+    public static void releaseCudaCache() {
+        NativeLibrary.load();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment err = newError(a);
+            check(smoldpo_h.smoldpo_cuda_release_cache(err), err, "smoldpo_cuda_release_cache", Device.CUDA);
+        }
     }
 
     /** The library's explanation of a status code. */

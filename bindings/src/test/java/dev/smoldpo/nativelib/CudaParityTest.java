@@ -10,12 +10,101 @@ import java.util.Random;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-/** CPU and CUDA agree. Runs only where a GPU is usable (skipped, not failed, elsewhere). */
+/**
+ * CPU and CUDA agree, and the CUDA path reuses its buffers. Runs only where a GPU is usable: skipped
+ * elsewhere, and failed instead with {@code -Dsmoldpo.require.cuda=true} (the GPU check sets it).
+ */
 class CudaParityTest {
+    static final String REQUIRE_PROPERTY = "smoldpo.require.cuda";
 
     @BeforeEach
     void needsGpu() {
-        assumeTrue(SmolDpoNative.cudaDeviceCount() > 0, "no CUDA device");
+        boolean gpu = SmolDpoNative.cudaDeviceCount() > 0;
+        if (Boolean.getBoolean(REQUIRE_PROPERTY)) {
+            assertTrue(gpu, REQUIRE_PROPERTY + "=true but no CUDA device is usable (library compiled with CUDA: "
+                    + SmolDpoNative.cudaCompiled() + ")");
+        }
+        assumeTrue(gpu, "no CUDA device");
+    }
+
+    @Test
+    void tallStripOnCudaEqualsTheCpu() {
+        // one block row per image row would exceed gridDim.y (65,535) on this 70,000-row source
+        List<DecodedImage> strip = List.of(ImagePreprocessorTest.tallStrip());
+        try (PreprocessResult cpu = new ImagePreprocessor(PreprocessorConfig.smolvlm(), Device.CPU).preprocess(strip);
+             PreprocessResult gpu = new ImagePreprocessor(PreprocessorConfig.smolvlm(), Device.CUDA).preprocess(strip)) {
+            assertArrayEquals(cpu.pixelValuesArray(), gpu.pixelValuesArray());
+        }
+    }
+
+    @Test
+    void repeatedCallsReuseTheirBuffersAndReleaseFreesThem() {
+        SmolDpoNative.releaseCudaCache();
+        Random rnd = new Random(8);
+        byte[] a = new byte[640 * 480 * 3];
+        rnd.nextBytes(a);
+        List<DecodedImage> batch = List.of(DecodedImage.rgb(a, 640, 480));
+        ImagePreprocessor gpu = new ImagePreprocessor(PreprocessorConfig.smolvlm(), Device.CUDA);
+        DpoLoss dpo = DpoLoss.sigmoid(0.1).on(Device.CUDA);
+        double[] pc = {-1, -2, -3}, pr = {-2, -1, -4}, rc = {-1.5, -1.5, -3}, rr = {-1.5, -1.5, -3.5};
+        try (PreprocessResult r = gpu.preprocess(batch)) {
+            assertTrue(r.totalTiles() > 0);
+        }
+        dpo.compute(pc, pr, rc, rr, null, null);
+        CudaCacheStats first = SmolDpoNative.cudaCacheStats();
+        assertTrue(first.allocations() > 0 && first.deviceBytes() > 0, first.toString());
+        for (int i = 0; i < 3; i++) {
+            try (PreprocessResult r = gpu.preprocess(batch)) {
+                assertTrue(r.totalTiles() > 0);
+            }
+            dpo.compute(pc, pr, rc, rr, null, null);
+        }
+        CudaCacheStats later = SmolDpoNative.cudaCacheStats();
+        assertEquals(first.allocations(), later.allocations(), "no allocation once the buffers fit: " + later);
+        assertEquals(1, later.contexts(), "one thread, one context: " + later);
+        SmolDpoNative.releaseCudaCache();
+        assertEquals(new CudaCacheStats(0, 0, 0, 0, later.allocations()), SmolDpoNative.cudaCacheStats());
+    }
+
+    @Test
+    void concurrentCallsFromManyThreadsMatchTheCpu() throws Exception {
+        Random rnd = new Random(21);
+        int threads = 4;
+        List<List<DecodedImage>> inputs = new java.util.ArrayList<>();
+        List<float[]> expected = new java.util.ArrayList<>();
+        for (int t = 0; t < threads; t++) {
+            int w = 700 + 113 * t, h = 500 + 41 * t;
+            byte[] px = new byte[w * h * 3];
+            rnd.nextBytes(px);
+            inputs.add(List.of(DecodedImage.rgb(px, w, h)));
+            try (PreprocessResult r = new ImagePreprocessor(PreprocessorConfig.smolvlm(), Device.CPU).preprocess(inputs.get(t))) {
+                expected.add(r.pixelValuesArray());
+            }
+        }
+        ImagePreprocessor gpu = new ImagePreprocessor(PreprocessorConfig.smolvlm(), Device.CUDA);
+        var pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
+        try {
+            List<java.util.concurrent.Future<Boolean>> done = new java.util.ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                int k = t;
+                done.add(pool.submit(() -> {
+                    boolean same = true;
+                    for (int i = 0; i < 6; i++) {
+                        try (PreprocessResult r = gpu.preprocess(inputs.get(k))) {
+                            same &= java.util.Arrays.equals(expected.get(k), r.pixelValuesArray());
+                        }
+                    }
+                    return same;
+                }));
+            }
+            for (int t = 0; t < threads; t++) {
+                assertTrue(done.get(t).get(), "thread " + t + ": CUDA result differs from the CPU's");
+            }
+        } finally {
+            pool.shutdown();
+        }
+        CudaCacheStats s = SmolDpoNative.cudaCacheStats();
+        assertTrue(s.contexts() >= 1 && s.contexts() <= threads && s.idleContexts() == s.contexts(), s.toString());
     }
 
     @Test

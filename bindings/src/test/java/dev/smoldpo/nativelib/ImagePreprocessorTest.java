@@ -124,6 +124,34 @@ class ImagePreprocessorTest {
         }
     }
 
+    /**
+     * A 2 x 70,000 strip, taller than CUDA's gridDim.y limit of 65,535 and, before API 2, refused by the
+     * source edge limit: its bottom band (rows 66,000 on) must reach the last tile's bottom rows.
+     */
+    static DecodedImage tallStrip() {
+        byte[] px = new byte[2 * 70000 * 3];
+        for (int y = 0; y < 70000; y++) {
+            byte v = (byte) (y < 20000 ? 10 : y < 66000 ? 128 : 250);
+            for (int i = 0; i < 6; i++) px[y * 6 + i] = v;
+        }
+        return DecodedImage.rgb(px, 2, 70000);
+    }
+
+    @Test
+    void tallStripIsAcceptedAndItsBottomRowsArrive() {
+        try (PreprocessResult r = new ImagePreprocessor(PreprocessorConfig.smolvlm(), Device.CPU).preprocess(List.of(tallStrip()))) {
+            ImageGrid g = r.grids().get(0);
+            assertEquals(4, g.rows());
+            assertEquals(1, g.cols());
+            float[] v = r.pixelValuesArray();
+            int plane = 512 * 512;
+            // tile 0 is the top band (10), tile 3's last row and the global image's the bottom band (250)
+            assertEquals((10 / 255f - 0.5f) / 0.5f, v[0], 1e-6f);
+            assertEquals((250 / 255f - 0.5f) / 0.5f, v[3 * 3 * plane + plane - 1], 1e-6f);
+            assertEquals((250 / 255f - 0.5f) / 0.5f, v[4 * 3 * plane + 3 * plane - 1], 1e-6f);
+        }
+    }
+
     @Test
     void withoutSplittingEveryImageBecomesOneTileSquare() {
         // transformers squares each image to max_image_size without splitting: no padding, no
@@ -220,9 +248,10 @@ class ImagePreprocessorTest {
         e = fails(() -> pre.preprocess(List.of(DecodedImage.rgb(new byte[12], 9000, 9000))));
         assertEquals("SMOLDPO_ERR_SIZE_OUT_OF_RANGE", e.statusName());
         assertTrue(e.getMessage().contains("64 MP"), e.getMessage());
-        // a side over the source edge limit
-        e = fails(() -> pre.preprocess(List.of(DecodedImage.rgb(new byte[12], 70000, 1))));
+        // a side over the source edge limit (2^20: a 70,000-pixel strip is fine, see tallStripIsAccepted)
+        e = fails(() -> pre.preprocess(List.of(DecodedImage.rgb(new byte[12], (1 << 20) + 1, 1))));
         assertEquals("SMOLDPO_ERR_SIZE_OUT_OF_RANGE", e.statusName());
+        assertTrue(e.getMessage().contains("1048576"), e.getMessage());
         // a longest edge over 4096 after resize
         e = fails(() -> new ImagePreprocessor(PreprocessorConfig.smolvlm().withLongestEdge(5000))
                 .preprocess(List.of(DecodedImage.rgb(new byte[48], 4, 4))));

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.smoldpo.nativelib.ffi.smoldpo_batch_plan;
+import dev.smoldpo.nativelib.ffi.smoldpo_cuda_cache_stats;
 import dev.smoldpo.nativelib.ffi.smoldpo_dpo_outputs;
 import dev.smoldpo.nativelib.ffi.smoldpo_dpo_params;
 import dev.smoldpo.nativelib.ffi.smoldpo_dpo_summary;
@@ -31,7 +32,7 @@ class NativeLibraryTest {
             assertTrue(p.startsWith(NativeLibrary.cacheRoot()), p + " under " + NativeLibrary.cacheRoot());
             assertEquals(16, p.getParent().getFileName().toString().length(), "content-hash folder");
         }
-        assertEquals(1, SmolDpoNative.apiVersion());
+        assertEquals(2, SmolDpoNative.apiVersion());
         assertEquals(smoldpo_h.SMOLDPO_API_VERSION(), SmolDpoNative.apiVersion());
         System.out.println("libsmoldpo " + p + " cuda compiled " + SmolDpoNative.cudaCompiled() + ", devices "
                 + SmolDpoNative.cudaDeviceCount());
@@ -50,6 +51,27 @@ class NativeLibraryTest {
         assertEquals(24, smoldpo_dpo_params.sizeof());
         assertEquals(48, smoldpo_dpo_outputs.sizeof());
         assertEquals(56, smoldpo_dpo_summary.sizeof());
+        assertEquals(32, smoldpo_cuda_cache_stats.sizeof());
+        assertEquals(8, smoldpo_cuda_cache_stats.device_bytes$offset());
+        assertEquals(24, smoldpo_cuda_cache_stats.allocations$offset());
+    }
+
+    @Test
+    void cudaCacheIsEmptyWithoutAGpuAndReleasingIsHarmless() {
+        CudaCacheStats before = SmolDpoNative.cudaCacheStats();
+        SmolDpoNative.releaseCudaCache();
+        CudaCacheStats after = SmolDpoNative.cudaCacheStats();
+        assertEquals(0, after.idleContexts(), "release frees every idle context");
+        assertEquals(0, after.contexts(), "no call runs now, so no context is left");
+        assertEquals(0, after.deviceBytes());
+        assertEquals(0, after.pinnedHostBytes());
+        assertTrue(after.allocations() >= before.allocations(), "the allocation count never goes back");
+        if (SmolDpoNative.cudaDeviceCount() == 0) {
+            // a refused CUDA call must not leave anything behind
+            org.junit.jupiter.api.Assertions.assertThrows(DeviceUnavailableException.class,
+                    () -> ImagePreprocessor.resize(DecodedImage.rgb(new byte[12], 2, 2), 1, 1, Device.CUDA));
+            assertEquals(new CudaCacheStats(0, 0, 0, 0, 0), SmolDpoNative.cudaCacheStats());
+        }
     }
 
     @Test

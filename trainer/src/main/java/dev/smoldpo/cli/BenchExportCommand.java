@@ -31,7 +31,7 @@ import picocli.CommandLine.Option;
 
 /** Prints export and train-step figures for the demo model and, given its config, SmolVLM-256M's shapes. */
 @Command(name = "bench-export", mixinStandardHelpOptions = true,
-        description = "Benchmark the SmolVLM export (time, peak RSS, node counts) and the CPU train step (prints figures).")
+        description = "Benchmark the SmolVLM export (time, peak RSS, node counts) and the train step on CPU or CUDA (prints figures).")
 public final class BenchExportCommand implements Callable<Integer> {
     @Option(names = "--config", description = "A SmolVLM config.json whose shapes to benchmark with random weights "
             + "(e.g. SmolVLM-256M-Instruct's); without it only the demo model runs.")
@@ -52,6 +52,13 @@ public final class BenchExportCommand implements Callable<Integer> {
     @Option(names = "--layouts", split = ",", defaultValue = "shared_prefix,concatenated",
             description = "Layouts to time (default: ${DEFAULT-VALUE}).")
     List<String> layouts;
+
+    @Option(names = "--device", defaultValue = "cpu", description = "cpu, or cuda with the -Port-gpu build (default: ${DEFAULT-VALUE}).")
+    String device;
+
+    @Option(names = "--pairs", split = ",", defaultValue = "1",
+            description = "Pairs per train step, one timing per value, e.g. 1,4,8 (default: ${DEFAULT-VALUE}).")
+    List<Integer> pairsPerStep;
 
     @Option(names = "--export-only", description = "Export (and print the export figures) without timing train steps.")
     boolean exportOnly;
@@ -107,46 +114,77 @@ public final class BenchExportCommand implements Callable<Integer> {
     }
 
     private void timeSteps(String label, ArtifactFiles files, ModelConfig cfg) throws Exception {
-        DpoCollator.Pair pair = syntheticPair(cfg);
-        for (DpoLayout layout : layouts.stream().map(DpoLayout::fromConfig).toList()) {
-            Map<String, TensorData> in = new HashMap<>(new DpoCollator(cfg).collate(List.of(pair), layout));
-            in.put(SmolVlmInputs.BETA, TensorData.floats(new long[] {1}, 0.1f));
-            in.put(SmolVlmInputs.PAIR_WEIGHT, TensorData.floats(new long[] {1}, 1f));
-            in.put(SmolVlmInputs.REF_CHOSEN_LOGPS, TensorData.floats(new long[] {1}, -100f));
-            in.put(SmolVlmInputs.REF_REJECTED_LOGPS, TensorData.floats(new long[] {1}, -100f));
-            long open = System.nanoTime();
-            try (TrainingSession s = TrainingSession.open(files, files.checkpoint(), threads)) {
-                double openSeconds = (System.nanoTime() - open) / 1e9;
-                Map<String, OnnxTensor> feed = OrtTensors.of(s.env(), in);
-                try {
-                    s.ort().setLearningRate(1e-5f);
-                    int warmup = 2; // ORT settles its allocations over the first two steps
-                    double[] times = new double[steps + warmup];
-                    for (int i = 0; i < times.length; i++) {
-                        long t = System.nanoTime();
-                        s.ort().lazyResetGrad();
-                        s.trainStep(feed);
-                        s.ort().optimizerStep();
-                        times[i] = (System.nanoTime() - t) / 1e9;
-                    }
-                    double[] timed = Arrays.copyOfRange(times, warmup, times.length);
-                    Arrays.sort(timed);
-                    long tokens = in.get(SmolVlmInputs.INPUT_IDS).elementCount();
-                    double median = timed[timed.length / 2];
-                    System.out.printf("[%s] %-13s session %.1f s; train step (1 pair, %d token slots): first step %.2f s, "
-                                    + "median %.2f s -> %.3f pairs/s, %.0f tokens/s; peak RSS %.2f GiB%n", label,
-                            layout.configName(), openSeconds, tokens, times[0], median, 1 / median, tokens / median,
-                            peakRssBytes() / 1073741824.0);
-                } finally {
-                    feed.values().forEach(OnnxTensor::close);
+        boolean cuda = switch (device.toLowerCase()) {
+            case "cpu" -> false;
+            case "cuda", "gpu" -> true;
+            default -> throw new IllegalArgumentException("--device must be cpu or cuda, not '" + device + "'");
+        };
+        for (int pairs : pairsPerStep) {
+            if (pairs < 1) {
+                throw new IllegalArgumentException("--pairs must be positive, got " + pairs);
+            }
+            for (DpoLayout layout : layouts.stream().map(DpoLayout::fromConfig).toList()) {
+                timeSteps(label, files, cfg, layout, pairs, cuda);
+            }
+        }
+    }
+
+    private void timeSteps(String label, ArtifactFiles files, ModelConfig cfg, DpoLayout layout, int pairs, boolean cuda)
+            throws Exception {
+        List<DpoCollator.Pair> batch = new ArrayList<>();
+        for (int i = 0; i < pairs; i++) {
+            batch.add(syntheticPair(cfg, i));
+        }
+        Map<String, TensorData> in = new HashMap<>(new DpoCollator(cfg).collate(batch, layout));
+        float[] refs = new float[pairs];
+        Arrays.fill(refs, -100f);
+        float[] weights = new float[pairs];
+        Arrays.fill(weights, 1f);
+        in.put(SmolVlmInputs.BETA, TensorData.floats(new long[] {1}, 0.1f));
+        in.put(SmolVlmInputs.PAIR_WEIGHT, TensorData.floats(new long[] {pairs}, weights));
+        in.put(SmolVlmInputs.REF_CHOSEN_LOGPS, TensorData.floats(new long[] {pairs}, refs));
+        in.put(SmolVlmInputs.REF_REJECTED_LOGPS, TensorData.floats(new long[] {pairs}, refs));
+        long open = System.nanoTime();
+        try (TrainingSession s = TrainingSession.open(files.training(), files.eval(), files.optimizer(), files.checkpoint(),
+                threads, cuda)) {
+            double openSeconds = (System.nanoTime() - open) / 1e9;
+            Map<String, OnnxTensor> feed = OrtTensors.of(s.env(), in);
+            try {
+                s.ort().setLearningRate(1e-5f);
+                int warmup = 2; // ORT settles its allocations over the first two steps
+                double[] times = new double[steps + warmup];
+                Map<String, float[]> first = null;
+                for (int i = 0; i < times.length; i++) {
+                    long t = System.nanoTime();
+                    s.ort().lazyResetGrad();
+                    Map<String, float[]> out = s.trainStep(feed);
+                    s.ort().optimizerStep();
+                    times[i] = (System.nanoTime() - t) / 1e9;
+                    first = first == null ? out : first;
                 }
+                // the first step's outputs (before any update): the same synthetic pairs and weights give
+                // the same numbers in every precision and on every device, up to rounding
+                System.out.printf("[%s] %-13s %s first-step outputs: loss %s chosen_logps %s rejected_logps %s%n", label,
+                        layout.configName(), cuda ? "cuda" : "cpu", Arrays.toString(first.get(SmolVlmInputs.LOSS)),
+                        Arrays.toString(first.get(SmolVlmInputs.CHOSEN_LOGPS)),
+                        Arrays.toString(first.get(SmolVlmInputs.REJECTED_LOGPS)));
+                double[] timed = Arrays.copyOfRange(times, warmup, times.length);
+                Arrays.sort(timed);
+                long tokens = in.get(SmolVlmInputs.INPUT_IDS).elementCount();
+                double median = timed[timed.length / 2];
+                System.out.printf("[%s] %-13s %s session %.1f s; train step (%d pairs, %d token slots): first step %.2f s, "
+                                + "median %.3f s -> %.3f pairs/s, %.0f tokens/s; peak RSS %.2f GiB%n", label,
+                        layout.configName(), cuda ? "cuda" : "cpu", openSeconds, pairs, tokens, times[0], median,
+                        pairs / median, tokens / median, peakRssBytes() / 1073741824.0);
+            } finally {
+                feed.values().forEach(OnnxTensor::close);
             }
         }
     }
 
     /** One pair at RLHF-V-like lengths: one tile, a question and two answers of the requested lengths. */
-    private DpoCollator.Pair syntheticPair(ModelConfig cfg) {
-        SplittableRandom r = new SplittableRandom(5);
+    private DpoCollator.Pair syntheticPair(ModelConfig cfg, int index) {
+        SplittableRandom r = new SplittableRandom(5 + index);
         int vocab = cfg.vocabSize();
         List<Long> prompt = new ArrayList<>();
         for (int i = 0; i < cfg.imageSeqLen(); i++) {

@@ -54,6 +54,15 @@ public final class ExportArtifactsCommand implements Callable<Integer> {
     @Option(names = "--text-only", description = "Adapters on the text model only (the defaults also match the vision tower's q/k/v).")
     boolean textOnly;
 
+    @Option(names = "--loss", defaultValue = "dpo", paramLabel = "dpo|grpo",
+            description = {"The training objective in the graphs (default: ${DEFAULT-VALUE}). grpo: TRL's GRPO loss over",
+                    "sampled completions (trainer.jar grpo); its loss_type, epsilon and temperature are run settings."})
+    String loss;
+
+    @Option(names = "--kl", description = "grpo: include TRL's KL penalty to the reference (k3 estimator, for beta > 0); "
+            + "without it the graphs have no reference input (TRL's default beta = 0).")
+    boolean kl;
+
     @Option(names = "--loss-type", defaultValue = "sigmoid", description = "sigmoid, robust, hinge, ipo or apo_zero (default: ${DEFAULT-VALUE}).")
     String lossType;
 
@@ -113,7 +122,7 @@ public final class ExportArtifactsCommand implements Callable<Integer> {
                     targetModules == null ? LoraConfig.DEFAULT_TARGETS : targetModules, textOnly);
             DpoConfig dpo = new DpoConfig(DpoLossType.fromTrl(lossType), labelSmoothing, referenceFree);
             files = SmolVlmExporter.export(modelDir, out != null ? out : Path.of("onnx-artifacts", exportName),
-                    new SmolVlmExporter.Options(exportName, lora, dpo, adamw, seed, chosen));
+                    new SmolVlmExporter.Options(exportName, lora, dpo, adamw, seed, chosen, grpo()));
         }
         ModelSummary training = ModelSummary.read(files.training());
         System.out.printf("exported %s in %.1f s (%s): training graph %,d nodes, %d trainable tensors%n", files.dir(),
@@ -124,6 +133,26 @@ public final class ExportArtifactsCommand implements Callable<Integer> {
                     + "(ONNX Runtime's CPU provider has no " + chosen.configName() + " MatMul kernel)");
         }
         return 0;
+    }
+
+    /** The GRPO settings of the export, or null for DPO; refuses options of the other objective. */
+    private SmolVlmExporter.Grpo grpo() {
+        switch (loss) {
+            case "dpo" -> {
+                if (kl) {
+                    throw new IllegalArgumentException("--kl is a GRPO option; add --loss grpo");
+                }
+                return null;
+            }
+            case "grpo" -> {
+                if (!lossType.equals("sigmoid") || labelSmoothing != 0 || referenceFree) {
+                    throw new IllegalArgumentException("--loss grpo: --loss-type, --label-smoothing and --reference-free are"
+                            + " DPO options (GRPO's loss_type is a run setting of trainer.jar grpo)");
+                }
+                return new SmolVlmExporter.Grpo(kl);
+            }
+            default -> throw new IllegalArgumentException("--loss " + loss + ": use dpo or grpo");
+        }
     }
 
     /** The checkpoint folder: the demo (generated), a local folder, or a hub snapshot. */

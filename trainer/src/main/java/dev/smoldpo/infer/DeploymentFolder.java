@@ -93,7 +93,7 @@ public record DeploymentFolder(Path dir, ModelConfig config, Set<Long> eosIds, G
     }
 
     /** eos_token_id of generation_config.json, else of config.json / text_config; an int or a list. */
-    static Set<Long> eosIds(Path dir) throws IOException {
+    public static Set<Long> eosIds(Path dir) throws IOException {
         ObjectMapper json = new ObjectMapper();
         Set<Long> ids = new LinkedHashSet<>();
         for (Path f : List.of(dir.resolve("generation_config.json"), dir.resolve("config.json"))) {

@@ -17,7 +17,11 @@ import java.util.Set;
  *
  * <p>Shape arithmetic here: an operator of {@link #SHAPE_OPS} whose tensors are all integer or
  * boolean with at most {@link #MAX_SHAPE_ELEMENTS} elements each; Shape and Size read only their
- * input's dimensions, so their input may be any tensor.
+ * input's dimensions, so their input may be any tensor. The same walk also moves small index
+ * computations to the CPU: on an H200 the demo's training graph had two int64 Adds of [32,12] and
+ * [32,33] index tensors there (990 nodes on CUDA otherwise). Integer-only nodes of those operators
+ * with at most {@link #MAX_INDEX_ELEMENTS} elements per tensor count as such index arithmetic
+ * (32 KiB of int64 at most per tensor): still listed by {@code report}, never failed.
  */
 public final class CpuPlacements {
     /** Operators that appear in shape computations. */
@@ -27,6 +31,8 @@ public final class CpuPlacements {
             "Div", "Mod", "Neg", "Abs", "Min", "Max", "Sign", "ReduceProd", "ReduceSum", "ReduceMax", "ReduceMin");
     /** A shape vector has one element per dimension; anything bigger is data, not a shape. */
     public static final long MAX_SHAPE_ELEMENTS = 64;
+    /** Index tensors (positions, gather offsets) of a batch: small integer data, not model compute. */
+    public static final long MAX_INDEX_ELEMENTS = 4096;
     private static final Set<String> INTEGER_TYPES = Set.of("int64", "int32", "int16", "int8", "uint64", "uint32", "uint16",
             "uint8", "bool");
 
@@ -60,7 +66,8 @@ public final class CpuPlacements {
         if (!metadataOnly) {
             tensors.addAll(n.inputs());
         }
-        return tensors.stream().allMatch(t -> INTEGER_TYPES.contains(t.type()) && t.elements() <= MAX_SHAPE_ELEMENTS);
+        long limit = n.op().equals("Shape") || n.op().equals("Size") ? MAX_SHAPE_ELEMENTS : MAX_INDEX_ELEMENTS;
+        return tensors.stream().allMatch(t -> INTEGER_TYPES.contains(t.type()) && t.elements() <= limit);
     }
 
     public List<ProfiledNode> shapeArithmetic() {

@@ -1,13 +1,15 @@
 package dev.smoldpo.runtime;
 
 import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtLoggingLevel;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
+import ai.onnxruntime.OrtSession;
+import dev.smoldpo.runtime.cuda.CudaLibraries;
+import dev.smoldpo.runtime.cuda.CudaLibrarySearch;
+import dev.smoldpo.runtime.cuda.CudaSetup;
+import dev.smoldpo.runtime.cuda.HostLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.List;
 
 /**
@@ -15,25 +17,28 @@ import java.util.List;
  *
  * <p>The official {@code com.microsoft.onnxruntime} jar bundles a native library without the
  * training API. The same ORT version, built with training, ships in {@code org.bytedeco:onnxruntime};
- * we extract that library once to a per-user cache and point {@value #ORT_PATH_PROPERTY} at it. The
- * property is read when the first ORT class initialises, so {@link #environment()} must run before
- * any other use of {@code ai.onnxruntime}.
+ * we extract that library once to a per-user cache ({@link OrtNativeFolder}) and point ORT's Java
+ * API at that folder with {@value #ORT_FOLDER_PROPERTY}. The property is read when the first ORT
+ * class initialises, so {@link #environment()} must run before any other use of {@code ai.onnxruntime}.
+ * {@link #enableCuda()} then makes the CUDA provider of a {@code -Port-gpu} build loadable.
  */
 public final class OrtRuntime {
     /** The ORT Java API version we are built against; the native library must match it exactly. */
     public static final String EXPECTED_VERSION = "1.28.0";
+    /** ORT's Java API loads libonnxruntime.so, its JNI library and execution providers from this folder. */
+    static final String ORT_FOLDER_PROPERTY = "onnxruntime.native.path";
+    /** ORT's per-library path; honoured when set by the user (then the CUDA provider must sit beside it). */
     static final String ORT_PATH_PROPERTY = "onnxruntime.native.onnxruntime.path";
-    /** A user override: an already extracted training-enabled libonnxruntime.so. */
+    /** A user override: an already extracted training-enabled libonnxruntime.so (its provider libraries beside it). */
     static final String OVERRIDE_PROPERTY = "smoldpo.ort.library";
     static final String OVERRIDE_ENV = "SMOLDPO_ORT_LIBRARY";
 
+    /** bytedeco's platforms, the CUDA build first: a jar built with -Port-gpu carries only that one. */
     private static final List<String> PLATFORMS = List.of("linux-x86_64-gpu", "linux-x86_64");
-    private static final String MAIN_LIBRARY = "libonnxruntime.so.1";
-    /** Loaded by ORT from the main library's folder when an execution provider is requested. */
-    private static final List<String> COMPANION_LIBRARIES =
-            List.of("libonnxruntime_providers_shared.so", "libonnxruntime_providers_cuda.so");
 
     private static OrtEnvironment environment;
+    private static Path nativeFolder;
+    private static CudaLibraries cudaLibraries;
 
     private OrtRuntime() {}
 
@@ -47,18 +52,25 @@ public final class OrtRuntime {
         if (environment != null) {
             return environment;
         }
-        if (System.getProperty(ORT_PATH_PROPERTY) == null) {
-            System.setProperty(ORT_PATH_PROPERTY, resolveNativeLibrary().toString());
+        String userPath = System.getProperty(ORT_PATH_PROPERTY);
+        String userFolder = System.getProperty(ORT_FOLDER_PROPERTY);
+        if (userFolder != null) {
+            nativeFolder = Path.of(userFolder);
+        } else if (userPath != null) {
+            nativeFolder = Path.of(userPath).toAbsolutePath().getParent();
+        } else {
+            nativeFolder = resolveNativeFolder();
+            System.setProperty(ORT_FOLDER_PROPERTY, nativeFolder.toString());
         }
         OrtEnvironment env = OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, "smoldpo");
         String version = env.getVersion();
         if (!EXPECTED_VERSION.equals(version)) {
-            throw new IllegalStateException("ONNX Runtime native library " + System.getProperty(ORT_PATH_PROPERTY)
+            throw new IllegalStateException("ONNX Runtime native library in " + nativeFolder
                     + " is version " + version + ", but the Java API is " + EXPECTED_VERSION
                     + "; they must match exactly");
         }
         if (!env.isTrainingEnabled()) {
-            throw new IllegalStateException("ONNX Runtime native library " + System.getProperty(ORT_PATH_PROPERTY)
+            throw new IllegalStateException("ONNX Runtime native library in " + nativeFolder
                     + " was built without the training API. Use the one from org.bytedeco:onnxruntime:"
                     + EXPECTED_VERSION + "-1.5.14 (set -D" + OVERRIDE_PROPERTY + "=PATH or leave it unset)");
         }
@@ -66,8 +78,41 @@ public final class OrtRuntime {
         return env;
     }
 
-    /** The path of the training-enabled libonnxruntime this process uses (or will use). */
-    static Path resolveNativeLibrary() {
+    /**
+     * Makes ORT's CUDA execution provider loadable: checks that this ORT carries it and finds and
+     * loads the CUDA libraries it needs ({@link CudaSetup}), once per process. Call before
+     * {@code SessionOptions.addCUDA}.
+     *
+     * @throws dev.smoldpo.runtime.cuda.CudaUnavailableException naming what is missing and where it looked
+     */
+    public static synchronized CudaLibraries enableCuda() {
+        environment();
+        if (cudaLibraries == null) {
+            cudaLibraries = CudaSetup.prepare(nativeFolder, () -> CudaLibrarySearch.of(HostLayout.current(), cacheRoot()),
+                    CudaSetup.DriverProbe.system(), System::load);
+            System.err.println("smoldpo: CUDA libraries loaded:" + System.lineSeparator() + cudaLibraries.describe());
+        }
+        return cudaLibraries;
+    }
+
+    /**
+     * Adds ORT's CUDA execution provider for {@code device} to {@code options} through ORT's C API
+     * ({@link CudaProviderCall}: the Java jar's own {@code addCUDA} calls are compiled out of its
+     * CPU JNI library). Enables CUDA first ({@link #enableCuda()}).
+     */
+    public static void addCudaProvider(OrtSession.SessionOptions options, int device) throws OrtException {
+        enableCuda();
+        CudaProviderCall.append(options, device, nativeLibrary());
+    }
+
+    /** The libonnxruntime.so.1 this process loads (after {@link #environment()}). */
+    static synchronized Path nativeLibrary() {
+        environment();
+        return nativeFolder.resolve(OrtNativeFolder.MAIN_LIBRARY);
+    }
+
+    /** The folder the ORT libraries of this process are (or will be) loaded from. */
+    static Path resolveNativeFolder() {
         String override = System.getProperty(OVERRIDE_PROPERTY, System.getenv(OVERRIDE_ENV));
         if (override != null && !override.isBlank()) {
             Path path = Path.of(override);
@@ -75,7 +120,7 @@ public final class OrtRuntime {
                 throw new IllegalStateException(OVERRIDE_PROPERTY + "/" + OVERRIDE_ENV + " points to " + path
                         + ", which is not a file");
             }
-            return path;
+            return OrtNativeFolder.forLibrary(path, cacheRoot());
         }
         if (!System.getProperty("os.name", "").toLowerCase().contains("linux")
                 || !List.of("amd64", "x86_64").contains(System.getProperty("os.arch"))) {
@@ -84,49 +129,13 @@ public final class OrtRuntime {
                     + ". Point -D" + OVERRIDE_PROPERTY + " at a training-enabled libonnxruntime " + EXPECTED_VERSION);
         }
         for (String platform : PLATFORMS) {
-            String resource = "org/bytedeco/onnxruntime/" + platform + "/" + MAIN_LIBRARY;
+            String resource = "org/bytedeco/onnxruntime/" + platform + "/" + OrtNativeFolder.MAIN_LIBRARY;
             if (OrtRuntime.class.getClassLoader().getResource(resource) != null) {
-                return extract(platform);
+                return OrtNativeFolder.fromJar(platform, cacheRoot());
             }
         }
         throw new IllegalStateException("no training-enabled ONNX Runtime on the class path: add "
                 + "org.bytedeco:onnxruntime:" + EXPECTED_VERSION + "-1.5.14 (classifier linux-x86_64 or linux-x86_64-gpu)");
-    }
-
-    /** Extracts the platform's libraries into the cache once; later runs reuse them. */
-    private static Path extract(String platform) {
-        Path dir = cacheRoot().resolve("onnxruntime-" + EXPECTED_VERSION + "-" + platform);
-        try {
-            Files.createDirectories(dir);
-            for (String name : concat(MAIN_LIBRARY, COMPANION_LIBRARIES)) {
-                String resource = "org/bytedeco/onnxruntime/" + platform + "/" + name;
-                var url = OrtRuntime.class.getClassLoader().getResource(resource);
-                if (url == null) {
-                    continue;
-                }
-                Path target = dir.resolve(name);
-                long size = url.openConnection().getContentLengthLong();
-                if (Files.isRegularFile(target) && Files.size(target) == size) {
-                    continue;
-                }
-                // Write beside the target and rename, so a crash or a concurrent run never leaves a torn library.
-                Path partial = Files.createTempFile(dir, name, ".part");
-                try (InputStream in = url.openStream()) {
-                    Files.copy(in, partial, StandardCopyOption.REPLACE_EXISTING);
-                }
-                Files.move(partial, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot extract ONNX Runtime into " + dir, e);
-        }
-        return dir.resolve(MAIN_LIBRARY);
-    }
-
-    private static List<String> concat(String first, List<String> rest) {
-        var all = new java.util.ArrayList<String>();
-        all.add(first);
-        all.addAll(rest);
-        return all;
     }
 
     /** $SMOLDPO_CACHE, else $XDG_CACHE_HOME/smoldpo, else ~/.cache/smoldpo. */

@@ -10,13 +10,16 @@ public final class SessionSettings {
     /** Session options for {@code threads} (0 = ORT's default) and CPU or CUDA, failing clearly when CUDA is absent. */
     public static OrtSession.SessionOptions options(int threads, boolean cuda) throws OrtException {
         OrtRuntime.environment(); // the first ORT class to load decides the native library: wire ours first
+        if (cuda) {
+            OrtRuntime.enableCuda(); // finds and loads the CUDA libraries, or names what is missing
+        }
         OrtSession.SessionOptions options = new OrtSession.SessionOptions();
         if (threads > 0) {
             options.setIntraOpNumThreads(threads);
         }
         if (cuda) {
             try {
-                options.addCUDA(0);
+                OrtRuntime.addCudaProvider(options, 0);
             } catch (OrtException | RuntimeException e) {
                 options.close();
                 throw new IllegalStateException("--device cuda: ONNX Runtime's CUDA execution provider is not available ("

@@ -5,7 +5,7 @@ import dev.smoldpo.data.PreferenceDataset;
 import dev.smoldpo.data.PreferenceExample;
 import dev.smoldpo.data.SkipReport;
 import dev.smoldpo.hf.ModelConfig;
-import dev.smoldpo.nativelib.Device;
+import dev.smoldpo.nativelib.KernelPlacement;
 import dev.smoldpo.train.config.TrainConfig;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -52,7 +52,7 @@ final class DpoData implements AutoCloseable {
             this.encoder = new PairEncoder(artifacts, model, new PairEncoder.Settings(config.maxLength(), maxPrompt,
                     config.truncationMode() == TrainConfig.TruncationMode.KEEP_END,
                     config.imageLongestEdge() == null ? 0 : config.imageLongestEdge()),
-                    cuda && Device.CUDA.isAvailable() ? Device.CUDA : Device.CPU);
+                    KernelPlacement.forFit(KernelPlacement.Kernel.PREPROCESS, cuda));
         } catch (Exception | Error e) {
             train.close();
             if (eval != null) {

@@ -116,8 +116,9 @@ public final class DpoTrainer implements AutoCloseable {
                         runner, evaluator, sections, new RunCheckpoints(outputDir, config.saveTotalLimit()),
                         new TrainLogger(metrics, progress, config.loggingSteps(), config.loggingFirstStep()), data);
                 TrainRun.Result result = run.loop(session, state, stop, stopAfterStep);
-                MetricsPlots.write(outputDir);
-                FitSummary summary = summary(result, outputDir);
+                MetricsPlots.writeOrWarn(outputDir, out);
+                FitSummary summary = summary(result, outputDir,
+                        session.traffic().toMap(result.state().globalStep() - state.globalStep()));
                 summary.write(outputDir.resolve("summary.json"));
                 if (result.failure() != null) {
                     throw result.failure();
@@ -127,13 +128,13 @@ public final class DpoTrainer implements AutoCloseable {
         }
     }
 
-    private FitSummary summary(TrainRun.Result result, Path outputDir) {
+    private FitSummary summary(TrainRun.Result result, Path outputDir, Map<String, Object> hostDeviceBytes) {
         Map<String, Object> skipped = new LinkedHashMap<>(data.skipped().toMap());
         skipped.put("nonfinite_steps", result.state().skipped("nonfinite_steps"));
         skipped.put("empty_steps", result.state().skipped("empty_steps"));
         return new FitSummary(result.state().globalStep(), result.ending(), result.firstEval(), result.lastEval(), skipped,
                 reference.forwardPasses(), reference.pairsScored(), data.truncated(), result.state().trainSeconds(),
-                sections.snapshot(), result.state().pairsSeen(), result.state().tokensSeen(), outputDir);
+                sections.snapshot(), result.state().pairsSeen(), result.state().tokensSeen(), outputDir, hostDeviceBytes);
     }
 
     /**

@@ -16,11 +16,13 @@ import java.util.Map;
  * @param ending       completed, interrupted (Ctrl-C/SIGTERM), stopped_after_step or non_finite
  * @param skipped      unusable pairs by reason ({@code counts}, {@code examples}, {@code total}) and skipped steps
  * @param secondsBySection wall-clock seconds of data, reference, train_step and optimizer_step
+ * @param hostDeviceBytes  bytes fed to and fetched from ORT ({@link HostDeviceTraffic#toMap}): on a GPU, the
+ *                         host↔device copies of the steps
  */
 public record FitSummary(long steps, String ending, Map<String, Double> firstEval, Map<String, Double> lastEval,
                          Map<String, Object> skipped, long referenceForwardPasses, long referencePairsScored,
                          long truncatedPairs, double trainSeconds, Map<String, Double> secondsBySection,
-                         long pairsTrained, long tokensTrained, Path outputDir) {
+                         long pairsTrained, long tokensTrained, Path outputDir, Map<String, Object> hostDeviceBytes) {
 
     void write(Path file) throws IOException {
         Map<String, Object> json = new LinkedHashMap<>();
@@ -36,6 +38,8 @@ public record FitSummary(long steps, String ending, Map<String, Double> firstEva
         json.put("seconds_by_section", secondsBySection);
         json.put("pairs_trained", pairsTrained);
         json.put("tokens_trained", tokensTrained);
+        json.put("host_device_bytes_per_step", hostDeviceBytes.get("per_optimizer_step"));
+        json.put("host_device_bytes", hostDeviceBytes);
         Files.writeString(file, new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(json) + "\n");
     }
 
@@ -49,6 +53,11 @@ public record FitSummary(long steps, String ending, Map<String, Double> firstEva
         List<String> parts = new ArrayList<>();
         secondsBySection.forEach((k, v) -> parts.add(k.replace('_', ' ') + " " + seconds(v)));
         lines.add("  time by section: " + String.join(", ", parts));
+        if (hostDeviceBytes.get("train_step") instanceof Map<?, ?> t && ((Number) t.get("calls")).longValue() > 0) {
+            lines.add("  host<->device per trainStep: " + bytes(t.get("input_bytes_per_call")) + " fed, "
+                    + bytes(t.get("output_bytes_per_call")) + " fetched; per optimizer step "
+                    + bytes(hostDeviceBytes.get("per_optimizer_step")));
+        }
         lines.add("  reference log-probs: " + referenceForwardPasses + " forward passes in this run; truncated pairs: "
                 + truncatedPairs);
         Object total = skipped.get("total");
@@ -66,6 +75,16 @@ public record FitSummary(long steps, String ending, Map<String, Double> firstEva
         lines.add("metrics: " + outputDir.resolve("metrics.jsonl") + "; plots: " + outputDir
                 + "/{loss,rewards_accuracies,rewards_margins}.png; checkpoints: " + outputDir + "/checkpoint-*");
         return lines;
+    }
+
+    /** 1,234 B, 12.3 KiB, 4.56 MiB. */
+    private static String bytes(Object n) {
+        double v = ((Number) n).doubleValue();
+        if (v < 1024) {
+            return String.format(Locale.ROOT, "%,.0f B", v);
+        }
+        return v < 1024 * 1024 ? String.format(Locale.ROOT, "%.1f KiB", v / 1024)
+                : String.format(Locale.ROOT, "%.2f MiB", v / (1024 * 1024));
     }
 
     private static String seconds(double v) {

@@ -10,14 +10,14 @@ import java.util.concurrent.TimeUnit;
  * hook asks for the stop and waits (up to {@link #GRACE_SECONDS}) for the run to say it is done.
  * {@code kill -9} cannot be caught; the last periodic checkpoint is what a resume then starts from.
  */
-final class GracefulStop implements AutoCloseable {
+public final class GracefulStop implements AutoCloseable {
     static final int GRACE_SECONDS = 120;
 
     private volatile boolean requested;
     private final CountDownLatch done = new CountDownLatch(1);
     private final Thread hook;
 
-    GracefulStop(PrintStream out) {
+    public GracefulStop(PrintStream out) {
         this.hook = new Thread(() -> {
             requested = true;
             out.println();
@@ -33,7 +33,7 @@ final class GracefulStop implements AutoCloseable {
     }
 
     /** Whether a signal asked the run to stop. */
-    boolean requested() {
+    public boolean requested() {
         return requested;
     }
 

@@ -4,9 +4,9 @@ import ai.onnxruntime.OnnxTensor;
 import dev.smoldpo.hf.ModelConfig;
 import dev.smoldpo.model.smolvlm.DpoCollator;
 import dev.smoldpo.model.smolvlm.SmolVlmInputs;
-import dev.smoldpo.nativelib.Device;
 import dev.smoldpo.nativelib.DpoLoss;
 import dev.smoldpo.nativelib.DpoResult;
+import dev.smoldpo.nativelib.KernelPlacement;
 import dev.smoldpo.nativelib.LossType;
 import dev.smoldpo.onnx.TensorData;
 import dev.smoldpo.runtime.OrtTensors;
@@ -15,6 +15,7 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Runs pairs through the training session: one optimizer step's pairs as micro-batches of
@@ -34,11 +35,22 @@ final class StepRunner {
     private final DpoCollator collator;
     private final DpoLoss kernel;
 
+    /**
+     * The graphs' outputs this class reads. Every output of the training API's graphs is copied to the
+     * host on every step, so the graphs must have no others ({@link TrainingSession#requireOnlyOutputs}).
+     */
+    static final Set<String> USED_OUTPUTS = Set.of(SmolVlmInputs.LOSS, SmolVlmInputs.CHOSEN_LOGPS,
+            SmolVlmInputs.REJECTED_LOGPS, SmolVlmInputs.CHOSEN_LOGITS_SUM, SmolVlmInputs.REJECTED_LOGITS_SUM);
+
+    private TrainingSession checkedOutputs;
+
     StepRunner(TrainConfig config, ModelConfig model) {
         this.config = config;
         this.collator = new DpoCollator(model);
+        // the loss check runs on the CPU unless a GPU measurement says otherwise (KernelPlacement)
         this.kernel = new DpoLoss(LossType.valueOf(config.lossType().name()), config.beta(), config.labelSmoothing(),
-                config.referenceFree(), Device.CPU);
+                config.referenceFree(), KernelPlacement.forFit(KernelPlacement.Kernel.DPO_LOSS,
+                        config.device() == TrainConfig.Device.CUDA));
     }
 
     /**
@@ -83,6 +95,10 @@ final class StepRunner {
         if (refs != null) {
             in.put(SmolVlmInputs.REF_CHOSEN_LOGPS, TensorData.floats(new long[] {n}, chosen(refs)));
             in.put(SmolVlmInputs.REF_REJECTED_LOGPS, TensorData.floats(new long[] {n}, rejected(refs)));
+        }
+        if (checkedOutputs != session) {
+            session.requireOnlyOutputs(USED_OUTPUTS);
+            checkedOutputs = session;
         }
         Map<String, OnnxTensor> feed = OrtTensors.of(session.env(), in);
         try {

@@ -25,6 +25,7 @@ public final class TrainingSession implements AutoCloseable {
     private final OrtTrainingSession session;
     /** The placement check still to run at the first train or eval step (null once done, or when it is off). */
     private Probe probe;
+    private final HostDeviceTraffic traffic = new HostDeviceTraffic();
 
     /** What {@link TrainingPlacementProbe} needs to open a second session like this one. */
     private record Probe(PlacementCheck check, Path training, Path eval, Path optimizer, Path checkpoint, int threads, boolean cuda) {}
@@ -78,11 +79,17 @@ public final class TrainingSession implements AutoCloseable {
         return OnnxTensor.createTensor(env, FloatBuffer.wrap(data), shape);
     }
 
+    /** The bytes fed and fetched by this session's steps (host↔device transfers on a GPU). */
+    public HostDeviceTraffic traffic() {
+        return traffic;
+    }
+
     /** Runs a train step and returns every returned output as float arrays, by name. */
     public Map<String, float[]> trainStep(Map<String, OnnxTensor> inputs) throws OrtException {
-        Map<String, OnnxTensor> ordered = inGraphOrder(inputs, session.getTrainInputNames());
-        checkPlacement(ordered);
-        try (OrtSession.Result r = session.trainStep(ordered)) {
+        Map<String, OnnxTensor> feed = inGraphOrder(inputs, session.getTrainInputNames());
+        checkPlacement(feed);
+        try (OrtSession.Result r = session.trainStep(feed)) {
+            traffic.recordTrain(feed, r);
             return floatsOf(r);
         }
     }
@@ -115,10 +122,31 @@ public final class TrainingSession implements AutoCloseable {
     }
 
     public Map<String, float[]> evalStep(Map<String, OnnxTensor> inputs) throws OrtException {
-        Map<String, OnnxTensor> ordered = inGraphOrder(inputs, session.getEvalInputNames());
-        checkPlacement(ordered);
-        try (OrtSession.Result r = session.evalStep(ordered)) {
+        Map<String, OnnxTensor> feed = inGraphOrder(inputs, session.getEvalInputNames());
+        checkPlacement(feed);
+        try (OrtSession.Result r = session.evalStep(feed)) {
+            traffic.recordEval(feed, r);
             return floatsOf(r);
+        }
+    }
+
+    /**
+     * Fails when the training or eval graph has an output outside {@code used}: ORT's training API
+     * fetches every output of the graph on every step, to the host, so an output the loop does not read
+     * would still be copied from the GPU each step. Its C TrainStep/EvalStep take no output names: with
+     * 1.28, asking Java's trainStep for a subset fails ("fetch names has 3 elements, but fetch has 1
+     * elements"), and asking for all of them in another order than the graph's mislabels them (they are
+     * matched by position), which is why {@link #trainStep} always takes all of them.
+     */
+    public void requireOnlyOutputs(java.util.Set<String> used) {
+        for (java.util.Set<String> graph : java.util.List.of(session.getTrainOutputNames(), session.getEvalOutputNames())) {
+            for (String name : graph) {
+                if (!used.contains(name)) {
+                    throw new IllegalStateException("the artifacts' graphs output '" + name + "', which training does "
+                            + "not read (it reads " + used + "); every output is copied to the host on every step: "
+                            + "export the artifacts again with ./tools/export-artifacts.sh");
+                }
+            }
         }
     }
 

@@ -16,6 +16,7 @@ import dev.smoldpo.onnx.quant.DeploymentDtype;
 import dev.smoldpo.onnx.quant.DtypePasses;
 import dev.smoldpo.model.demo.DemoModel;
 import dev.smoldpo.onnx.DType;
+import dev.smoldpo.grpo.sampling.PolicyGraphs;
 import dev.smoldpo.onnx.Graph;
 import dev.smoldpo.onnx.ModelWriter;
 import dev.smoldpo.onnx.Shape;
@@ -55,12 +56,15 @@ class CudaKernelCoverageTest {
         // The demo with the defaults (sigmoid loss, gradient clipping, vision and text adapters) ...
         Path demo = export("demo");
         // ... and variants that change which ops the graphs hold.
-        export("text-ipo", "--text-only", "--loss-type", "ipo");
+        Path textOnly = export("text-ipo", "--text-only", "--loss-type", "ipo");
         export("hinge-reference-free", "--loss-type", "hinge", "--reference-free");
         export("robust-dropout", "--loss-type", "robust", "--label-smoothing", "0.1", "--lora-dropout", "0.1");
         export("apo-no-clipping", "--loss-type", "apo_zero", "--max-grad-norm", "0");
+        // GRPO: per-token log-probs at a temperature, the clipped ratio, and the KL term
+        export("grpo", "--loss", "grpo");
+        export("grpo-kl-text", "--loss", "grpo", "--kl", "--text-only");
         // mixed precision: matmuls and attention in bf16 / fp16, statistics and loss in float32
-        export("bf16", "--precision", "bf16");
+        Path bf16 = export("bf16", "--precision", "bf16");
         export("fp16", "--precision", "fp16");
         Path erfDemo = root.resolve("demo-erf-gelu");
         DemoModel.write(erfDemo, 7);
@@ -70,6 +74,18 @@ class CudaKernelCoverageTest {
         Path erf = export("erf-gelu", erfDemo.toString());
         deploy(demo, "deploy", EnumSet.allOf(DeploymentDtype.class));
         deploy(erf, "deploy-erf-gelu", EnumSet.of(DeploymentDtype.FP32));
+        // GRPO's sampling graphs (LoRA as inputs): with vision adapters, text-only, and half-precision weights
+        sample(demo, "sampling-demo");
+        sample(textOnly, "sampling-text-only");
+        sample(bf16, "sampling-bf16");
+    }
+
+    private static void sample(Path artifacts, String name) throws Exception {
+        try (PolicyGraphs graphs = PolicyGraphs.build(artifacts)) {
+            for (Path graph : List.of(graphs.vision(), graphs.decoder())) {
+                NODES.addAll(NodeTypes.read(graph).stream().map(n -> relabel(n, name + "/" + graph.getFileName())).toList());
+            }
+        }
     }
 
     private static Path export(String name, String... args) {
@@ -150,15 +166,17 @@ class CudaKernelCoverageTest {
             graphs.add(n.graph());
             ops.add(n.domain() + "::" + n.op());
         });
-        // 8 exports of 4 graphs; the demo's deployment in fp32, fp16, q4 and q4f16, the erf one in fp32
-        assertEquals(8 * 4 + 4 * 3 + 3, graphs.size(), "graphs checked: " + graphs);
+        // 10 exports of 4 graphs; the demo's deployment in fp32, fp16, q4 and q4f16, the erf one in fp32; 3 x 2 sampling graphs
+        assertEquals(10 * 4 + 4 * 3 + 3 + 3 * 2, graphs.size(), "graphs checked: " + graphs);
         for (String half : List.of("tensor(bfloat16)", "tensor(float16)")) {
             assertTrue(NODES.stream().anyMatch(n -> n.op().equals("MatMul") && n.inputs().contains(half)),
                     "a " + half + " MatMul was checked");
         }
         for (String op : List.of("com.microsoft::InPlaceAccumulatorV2", "com.microsoft::AdamWOptimizer", "com.microsoft::FastGelu",
                 "com.microsoft::Gelu", "ai.onnx::Dropout", "ai.onnx::SequenceAt", "ai.onnx::SequenceConstruct", "ai.onnx::TopK",
-                "ai.onnx::MatMul", "com.microsoft::MatMulNBits", "com.microsoft::GatherBlockQuantized", "ai.onnx::LayerNormalization", "ai.onnx::Shape", "ai.onnx::Range", "ai.onnx::NonZero")) {
+                "ai.onnx::MatMul", "com.microsoft::MatMulNBits", "com.microsoft::GatherBlockQuantized",
+                "ai.onnx::LayerNormalization", "ai.onnx::Shape", "ai.onnx::Range", "ai.onnx::NonZero",
+                "ai.onnx::Exp", "ai.onnx::Where", "ai.onnx::Less", "ai.onnx::Greater")) {
             assertTrue(ops.contains(op), op + " is among the checked ops " + ops);
         }
     }

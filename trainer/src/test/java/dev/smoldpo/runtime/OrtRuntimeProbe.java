@@ -7,6 +7,9 @@ public final class OrtRuntimeProbe {
     public static void main(String[] args) {
         try {
             OrtRuntime.environment();
+            if (Boolean.getBoolean("smoldpo.probe.cuda")) {
+                System.out.println(OrtRuntime.enableCuda().describe());
+            }
             System.out.println("OK");
         } catch (RuntimeException e) {
             System.out.println("FAILED: " + e.getMessage());

@@ -128,13 +128,17 @@ class PlacementCheckTest {
     void theClassificationLooksAtTypesAndSizesNotOnlyAtTheOp() {
         ProfiledNode.Tensor big = new ProfiledNode.Tensor("float", new long[] {4096, 4096});
         ProfiledNode.Tensor shape = new ProfiledNode.Tensor("int64", new long[] {4});
-        ProfiledNode.Tensor positions = new ProfiledNode.Tensor("int64", new long[] {1000});
+        ProfiledNode.Tensor positions = new ProfiledNode.Tensor("int64", new long[] {10_000});
+        ProfiledNode.Tensor index = new ProfiledNode.Tensor("int64", new long[] {32, 33});
         ProfiledNode.Tensor scalar = new ProfiledNode.Tensor("int64", new long[0]);
         String cpu = ProfiledNode.CPU;
         assertTrue(CpuPlacements.isShapeArithmetic(new ProfiledNode("s", "Shape", cpu, List.of(big), List.of(shape))),
                 "Shape reads only the dimensions of its input");
         assertFalse(CpuPlacements.isShapeArithmetic(new ProfiledNode("r", "Range", cpu, List.of(scalar, scalar, scalar),
-                List.of(positions))), "1000 positions are data, not a shape");
+                List.of(positions))), "10,000 positions are data, not a shape");
+        assertTrue(CpuPlacements.isShapeArithmetic(new ProfiledNode("a", "Add", cpu,
+                List.of(index, new ProfiledNode.Tensor("int64", new long[] {1})), List.of(index))),
+                "an int64 index offset of a batch (seen on an H200 in the demo's training graph) is index arithmetic");
         assertFalse(CpuPlacements.isShapeArithmetic(new ProfiledNode("c", "Cast", cpu, List.of(shape),
                 List.of(new ProfiledNode.Tensor("float", new long[] {4})))), "a float result is compute");
         assertFalse(CpuPlacements.isShapeArithmetic(new ProfiledNode("m", "MatMul", cpu, List.of(shape, shape), List.of(scalar))),

@@ -113,6 +113,18 @@ class DpoFitTest {
         assertTrue(s1.get("reference_forward_passes").asLong() > 0, "the first run computed the reference log-probs");
         // precompute_ref_log_probs (on in the demo recipe) scores the train and held-out pairs once each
         assertEquals(usablePairs, cacheEntries(cacheFile), "one cache entry per usable pair");
+        // what the steps fed and fetched: each trainStep fetches the loss and 4 floats per pair (log-probs
+        // and logit sums of both completions), nothing else
+        JsonNode bytes = s1.get("host_device_bytes");
+        JsonNode train = bytes.get("train_step");
+        long calls = train.get("calls").asLong();
+        assertTrue(calls >= 6, "at least one trainStep per optimizer step: " + calls);
+        assertEquals(4 * (calls + 4 * s1.get("pairs_trained").asLong()), train.get("output_bytes").asLong(), bytes.toString());
+        assertTrue(train.get("input_bytes_per_call").asLong() > 1000, "ids, masks and pixels are fed: " + bytes);
+        long perStep = (train.get("input_bytes").asLong() + train.get("output_bytes").asLong()) / 6;
+        assertEquals(perStep, s1.get("host_device_bytes_per_step").asLong());
+        assertEquals(perStep, bytes.get("per_optimizer_step").asLong());
+        assertEquals(0, bytes.get("eval_step").get("calls").asLong(), "no evaluation in this run");
 
         assertEquals(0, fit(fresh, second, "--max-grad-norm", "0"));
         JsonNode s2 = new ObjectMapper().readTree(second.resolve("summary.json").toFile());

@@ -25,12 +25,15 @@ class FitSummaryTest {
         skipped.put("nonfinite_steps", 0L);
         skipped.put("empty_steps", 1L);
         FitSummary s = new FitSummary(3, "completed", null, Map.of("eval_rewards/accuracies", 1.0, "eval_loss", 0.59791234,
-                "eval_rewards/margins", 0.20071), skipped, 7, 20, 0, 0.11512345678, sections, 12, 1190, Path.of("runs/x"));
+                "eval_rewards/margins", 0.20071), skipped, 7, 20, 0, 0.11512345678, sections, 12, 1190, Path.of("runs/x"),
+                Map.of("per_optimizer_step", 3_300_000L, "train_step", Map.of("calls", 6L, "input_bytes_per_call", 1_650_123L,
+                        "output_bytes_per_call", 36L)));
         List<String> lines = s.lines(3.9712345);
         assertEquals("done (completed): 3 steps in 0.1 s, 104 pairs/s, 10,337 tokens/s; peak RSS 3.97 GiB", lines.get(0));
         assertEquals("  time by section: data 0.1 s, reference 0.0 s, train step 0.1 s, optimizer step 0.0 s", lines.get(1));
-        assertTrue(lines.get(3).startsWith("  skipped pairs: 5 {bad_json=1}; skipped steps: non-finite 0, empty 1"), lines.get(3));
-        assertEquals("eval after training:  rewards/accuracies 1.000, loss 0.5979, margins 0.2007", lines.get(4));
+        assertEquals("  host<->device per trainStep: 1.57 MiB fed, 36 B fetched; per optimizer step 3.15 MiB", lines.get(2));
+        assertTrue(lines.get(4).startsWith("  skipped pairs: 5 {bad_json=1}; skipped steps: non-finite 0, empty 1"), lines.get(4));
+        assertEquals("eval after training:  rewards/accuracies 1.000, loss 0.5979, margins 0.2007", lines.get(5));
         for (String line : lines) {
             assertTrue(line.length() <= 160, line);
             assertTrue(!line.matches(".*\\d\\.\\d{6,}.*"), "no raw doubles: " + line);

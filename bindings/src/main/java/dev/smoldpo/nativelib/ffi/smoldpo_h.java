@@ -69,10 +69,10 @@ public class smoldpo_h {
     public static final ValueLayout.OfInt int32_t = smoldpo_h.C_INT;
     public static final ValueLayout.OfLong int64_t = smoldpo_h.C_LONG;
     public static final ValueLayout.OfByte uint8_t = smoldpo_h.C_CHAR;
-    private static final int SMOLDPO_API_VERSION = (int)1L;
+    private static final int SMOLDPO_API_VERSION = (int)2L;
     /**
      * {@snippet lang=c :
-     * #define SMOLDPO_API_VERSION 1
+     * #define SMOLDPO_API_VERSION 2
      * }
      */
     public static int SMOLDPO_API_VERSION() {
@@ -213,10 +213,10 @@ public class smoldpo_h {
     public static int SMOLDPO_MAX_SOURCE_PIXELS() {
         return SMOLDPO_MAX_SOURCE_PIXELS;
     }
-    private static final int SMOLDPO_MAX_SOURCE_EDGE = (int)65536L;
+    private static final int SMOLDPO_MAX_SOURCE_EDGE = (int)1048576L;
     /**
      * {@snippet lang=c :
-     * #define SMOLDPO_MAX_SOURCE_EDGE 65536
+     * #define SMOLDPO_MAX_SOURCE_EDGE 1048576
      * }
      */
     public static int SMOLDPO_MAX_SOURCE_EDGE() {
@@ -647,6 +647,124 @@ public class smoldpo_h {
                 traceDowncall("smoldpo_cuda_device_count");
             }
             return (int)mh$.invokeExact();
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class smoldpo_cuda_cache_stats_get {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            smoldpo_h.C_POINTER);
+
+        public static final MemorySegment ADDR = smoldpo_h.findOrThrow("smoldpo_cuda_cache_stats_get");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void smoldpo_cuda_cache_stats_get(void * stats)
+     * }
+     */
+    public static FunctionDescriptor smoldpo_cuda_cache_stats_get$descriptor() {
+        return smoldpo_cuda_cache_stats_get.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void smoldpo_cuda_cache_stats_get(void * stats)
+     * }
+     */
+    public static MethodHandle smoldpo_cuda_cache_stats_get$handle() {
+        return smoldpo_cuda_cache_stats_get.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void smoldpo_cuda_cache_stats_get(void * stats)
+     * }
+     */
+    public static MemorySegment smoldpo_cuda_cache_stats_get$address() {
+        return smoldpo_cuda_cache_stats_get.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void smoldpo_cuda_cache_stats_get(void * stats)
+     * }
+     */
+    public static void smoldpo_cuda_cache_stats_get(MemorySegment stats) {
+        var mh$ = smoldpo_cuda_cache_stats_get.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("smoldpo_cuda_cache_stats_get", stats);
+            }
+            mh$.invokeExact(stats);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class smoldpo_cuda_release_cache {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            smoldpo_h.C_INT,
+            smoldpo_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = smoldpo_h.findOrThrow("smoldpo_cuda_release_cache");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t smoldpo_cuda_release_cache(void * err)
+     * }
+     */
+    public static FunctionDescriptor smoldpo_cuda_release_cache$descriptor() {
+        return smoldpo_cuda_release_cache.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t smoldpo_cuda_release_cache(void * err)
+     * }
+     */
+    public static MethodHandle smoldpo_cuda_release_cache$handle() {
+        return smoldpo_cuda_release_cache.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t smoldpo_cuda_release_cache(void * err)
+     * }
+     */
+    public static MemorySegment smoldpo_cuda_release_cache$address() {
+        return smoldpo_cuda_release_cache.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t smoldpo_cuda_release_cache(void * err)
+     * }
+     */
+    public static int smoldpo_cuda_release_cache(MemorySegment err) {
+        var mh$ = smoldpo_cuda_release_cache.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("smoldpo_cuda_release_cache", err);
+            }
+            return (int)mh$.invokeExact(err);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {

@@ -73,6 +73,18 @@ public record Checkpoint(List<CheckpointTensor> trainable, List<CheckpointTensor
         return null;
     }
 
+    /**
+     * The trainable parameters as float32 values by name, in the checkpoint's order: what a LoRA
+     * consumer (the GRPO sampler, the adapter exports) needs from a checkpoint ORT saved.
+     */
+    public Map<String, float[]> trainableFloats() {
+        Map<String, float[]> out = new LinkedHashMap<>();
+        for (CheckpointTensor t : trainable) {
+            out.put(t.name(), t.toFloatArray());
+        }
+        return out;
+    }
+
     /** The optimizer group of that name, or null. */
     public OptimizerGroup optimizerGroup(String name) {
         for (OptimizerGroup g : optimizerGroups) {

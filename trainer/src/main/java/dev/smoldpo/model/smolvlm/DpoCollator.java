@@ -4,8 +4,6 @@ import static dev.smoldpo.model.smolvlm.SmolVlmInputs.*;
 
 import dev.smoldpo.hf.ModelConfig;
 import dev.smoldpo.onnx.TensorData;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -25,14 +23,12 @@ public final class DpoCollator {
     public record Pair(long[] prompt, long[] chosen, long[] rejected, Tiles image) {}
 
     private final ModelConfig config;
-    private final int tileSize;
-    private final int patchSize;
+    private final TileInputs tiles;
     private final int imageSeqLen;
 
     public DpoCollator(ModelConfig config) {
         this.config = config;
-        this.tileSize = config.vision().imageSize();
-        this.patchSize = config.vision().patchSize();
+        this.tiles = new TileInputs(config);
         this.imageSeqLen = config.imageSeqLen();
     }
 
@@ -52,8 +48,8 @@ public final class DpoCollator {
             if (p.chosen().length == 0 || p.rejected().length == 0) {
                 throw new IllegalArgumentException("a completion is empty");
             }
-            requireModelTileShape(p.image(), i);
-            Tiles kept = dropPaddingTiles(p.image());
+            tiles.requireModelTileShape(p.image(), "pair " + i);
+            Tiles kept = tiles.dropPaddingTiles(p.image());
             if (layout == DpoLayout.SHARED_PREFIX) {
                 images.add(kept);
                 pairRows.add(new int[] {rows.size(), rows.size()});
@@ -68,26 +64,6 @@ public final class DpoCollator {
             }
         }
         return tensors(rows, images, pairRows);
-    }
-
-    /**
-     * The vision encoder takes tiles of exactly {@code tileSize x tileSize}; pixels of any other
-     * shape (a preprocessor whose max_image_size is not the model's image_size) are refused rather
-     * than cut or read past.
-     */
-    private void requireModelTileShape(Tiles t, int pair) {
-        long perTile = 3L * tileSize * tileSize;
-        if (t.count() < 0 || t.pixels().length != t.count() * perTile) {
-            throw new IllegalArgumentException("pair " + pair + ": the image has " + t.pixels().length + " pixel values for "
-                    + t.count() + " tile(s), but the model's tiles are 3x" + tileSize + "x" + tileSize + " (" + perTile
-                    + " values each, " + t.count() * perTile + " in all): the image processor's max_image_size must"
-                    + " equal the vision config's image_size (" + tileSize + ")");
-        }
-        if (t.pixelMask() != null && t.pixelMask().length != (long) t.count() * tileSize * tileSize) {
-            throw new IllegalArgumentException("pair " + pair + ": the image's pixel mask has " + t.pixelMask().length
-                    + " entries for " + t.count() + " tile(s) of " + tileSize + "x" + tileSize + " ("
-                    + (long) t.count() * tileSize * tileSize + " expected)");
-        }
     }
 
     private Row sharedPrefixRow(Pair p, int image) {
@@ -137,40 +113,10 @@ public final class DpoCollator {
         return new Row(ids, pos, seg, scored, image);
     }
 
-    /** Tiles whose pixel values are all exactly zero are batch padding (real black is −1 after normalising). */
-    private Tiles dropPaddingTiles(Tiles t) {
-        int per = 3 * tileSize * tileSize;
-        int perMask = tileSize * tileSize;
-        List<Integer> keep = new ArrayList<>();
-        for (int i = 0; i < t.count(); i++) {
-            boolean allZero = true;
-            for (int k = i * per; k < (i + 1) * per && allZero; k++) {
-                allZero = t.pixels()[k] == 0f;
-            }
-            if (!allZero) {
-                keep.add(i);
-            }
-        }
-        if (keep.size() == t.count()) {
-            return t;
-        }
-        float[] pixels = new float[keep.size() * per];
-        boolean[] mask = t.pixelMask() == null ? null : new boolean[keep.size() * perMask];
-        for (int k = 0; k < keep.size(); k++) {
-            System.arraycopy(t.pixels(), keep.get(k) * per, pixels, k * per, per);
-            if (mask != null) {
-                System.arraycopy(t.pixelMask(), keep.get(k) * perMask, mask, k * perMask, perMask);
-            }
-        }
-        return new Tiles(keep.size(), pixels, mask);
-    }
-
     private Map<String, TensorData> tensors(List<Row> rows, List<Tiles> images, List<int[]> pairRows) {
         int nRows = rows.size();
         int t = rows.stream().mapToInt(r -> r.ids().length).max().orElseThrow();
         int k = rows.stream().mapToInt(r -> r.scored().size()).max().orElseThrow();
-        int totalTiles = images.stream().mapToInt(Tiles::count).sum();
-        int patches = config.vision().numPatches();
         long imageToken = config.imageTokenId();
 
         long[] ids = new long[nRows * t];
@@ -181,10 +127,7 @@ public final class DpoCollator {
         long[] targetIds = new long[nRows * k];
         float[] chosenWeight = new float[nRows * k];
         float[] rejectedWeight = new float[nRows * k];
-        int[] firstTile = new int[images.size()];
-        for (int i = 1; i < images.size(); i++) {
-            firstTile[i] = firstTile[i - 1] + images.get(i - 1).count();
-        }
+        int[] firstTile = TileInputs.firstTiles(images);
         long imageBase = (long) nRows * t;
         for (int r = 0; r < nRows; r++) {
             Row row = rows.get(r);
@@ -216,21 +159,6 @@ public final class DpoCollator {
                 rejectedWeight[r * k + j] = s[2] == 3 ? 1f : 0f;
             }
         }
-        float[] pixels = new float[totalTiles * 3 * tileSize * tileSize];
-        long[] patchPositions = new long[totalTiles * patches];
-        boolean[] patchMask = new boolean[totalTiles * patches];
-        int tile = 0;
-        for (Tiles img : images) {
-            System.arraycopy(img.pixels(), 0, pixels, tile * 3 * tileSize * tileSize, img.count() * 3 * tileSize * tileSize);
-            for (int i = 0; i < img.count(); i++, tile++) {
-                boolean[] pixelMask = img.pixelMask() == null ? null
-                        : java.util.Arrays.copyOfRange(img.pixelMask(), i * tileSize * tileSize, (i + 1) * tileSize * tileSize);
-                boolean[] mask = PatchPositions.patchMask(pixelMask, tileSize, patchSize);
-                long[] positions = PatchPositions.positionIds(mask, tileSize / patchSize);
-                System.arraycopy(mask, 0, patchMask, tile * patches, patches);
-                System.arraycopy(positions, 0, patchPositions, tile * patches, patches);
-            }
-        }
         float[] chosenRows = new float[pairRows.size() * nRows];
         float[] rejectedRows = new float[pairRows.size() * nRows];
         for (int p = 0; p < pairRows.size(); p++) {
@@ -238,9 +166,7 @@ public final class DpoCollator {
             rejectedRows[p * nRows + pairRows.get(p)[1]] = 1f;
         }
         Map<String, TensorData> out = new LinkedHashMap<>();
-        out.put(PIXEL_VALUES, floats(pixels, totalTiles, 3, tileSize, tileSize));
-        out.put(PATCH_POSITION_IDS, TensorData.longs(new long[] {totalTiles, patches}, patchPositions));
-        out.put(PATCH_MASK, TensorData.bools(new long[] {totalTiles, patches}, patchMask));
+        tiles.put(images, out);
         out.put(INPUT_IDS, TensorData.longs(new long[] {nRows, t}, ids));
         out.put(POSITION_IDS, TensorData.longs(new long[] {nRows, t}, pos));
         out.put(SEGMENT_IDS, TensorData.longs(new long[] {nRows, t}, seg));
@@ -255,8 +181,6 @@ public final class DpoCollator {
     }
 
     private static TensorData floats(float[] values, long... dims) {
-        ByteBuffer b = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
-        b.asFloatBuffer().put(values);
-        return new TensorData(dev.smoldpo.onnx.DType.FLOAT, dims, b);
+        return TileInputs.floats(values, dims);
     }
 }

@@ -88,11 +88,16 @@ public final class SmolVlmDpoModel implements ModelDefinition {
         return build(g, trainable, false);
     }
 
-    @Override
-    public Forward build(Graph g, Map<String, Value> trainable, boolean training) {
+    /** The model with these adapters on {@code g}, the LoRA tensors taken from {@code trainable}. */
+    SmolVlmGraph adaptedGraph(Graph g, Map<String, Value> trainable, boolean training) {
         Map<String, LoraTargets.Target> byModule = new LinkedHashMap<>();
         targets.forEach(t -> byModule.put(t.module(), t));
-        SmolVlmGraph model = new SmolVlmGraph(g, config, weights, types, byModule, trainable, lora, training);
+        return new SmolVlmGraph(g, config, weights, types, byModule, trainable, lora, training);
+    }
+
+    @Override
+    public Forward build(Graph g, Map<String, Value> trainable, boolean training) {
+        SmolVlmGraph model = adaptedGraph(g, trainable, training);
         SmolVlmGraph.VisionInputs vision = model.declareVisionInputs();
         SmolVlmGraph.TextInputs text = model.declareTextInputs();
         Value refChosen = dpo.referenceFree() ? null : g.input(REF_CHOSEN_LOGPS, DType.FLOAT, Shape.of("pairs"));

@@ -3,6 +3,7 @@ package dev.smoldpo.model.smolvlm;
 import dev.smoldpo.artifacts.AdamWConfig;
 import dev.smoldpo.artifacts.ArtifactBuilder;
 import dev.smoldpo.artifacts.ArtifactFiles;
+import dev.smoldpo.artifacts.ModelDefinition;
 import dev.smoldpo.hf.HfFormatException;
 import dev.smoldpo.hf.ModelConfig;
 import dev.smoldpo.hf.SafetensorsFile;
@@ -28,19 +29,34 @@ import java.util.Map;
  * reference graph, manifest.json, and the tokenizer and processor files the trainer needs.
  */
 public final class SmolVlmExporter {
-    /** Settings of an export; {@code precision} is the type the frozen weights are stored and computed in. */
-    public record Options(String name, LoraConfig lora, DpoConfig dpo, AdamWConfig adamw, long seed, Precision precision) {
+    /**
+     * Settings of an export; {@code precision} is the type the frozen weights are stored and computed in;
+     * {@code grpo} non-null exports GRPO's loss ({@link SmolVlmGrpoModel}) instead of DPO's ({@code dpo} unused).
+     */
+    public record Options(String name, LoraConfig lora, DpoConfig dpo, AdamWConfig adamw, long seed, Precision precision,
+                          Grpo grpo) {
         public Options {
             if (precision == null) {
                 throw new IllegalArgumentException("precision must be set (fp32, bf16 or fp16)");
             }
         }
 
-        /** A float32 export. */
+        /** A DPO export. */
+        public Options(String name, LoraConfig lora, DpoConfig dpo, AdamWConfig adamw, long seed, Precision precision) {
+            this(name, lora, dpo, adamw, seed, precision, null);
+        }
+
+        /** A float32 DPO export. */
         public Options(String name, LoraConfig lora, DpoConfig dpo, AdamWConfig adamw, long seed) {
             this(name, lora, dpo, adamw, seed, Precision.FP32);
         }
     }
+
+    /** A GRPO export: whether its loss has the KL term to the reference (TRL's β ≠ 0). */
+    public record Grpo(boolean kl) {}
+
+    /** The manifest key of the training objective: "dpo" (also when absent: exports before GRPO) or "grpo". */
+    public static final String OBJECTIVE = "objective";
 
     /** The manifest key recording {@link Options#precision()}; an absent key means fp32 (exports before it existed). */
     public static final String PRECISION = "precision";
@@ -84,10 +100,13 @@ public final class SmolVlmExporter {
         ProcessingFilesCheck.verify(modelDir, config);
         try (SafetensorsFile file = SafetensorsFile.openRejectingNonFinite(weightsFile)) {
             WeightCheck.verify(config, file);
-            SmolVlmDpoModel model = new SmolVlmDpoModel(config, new FrozenWeights(file), options.lora(), options.dpo(),
+            FrozenWeights frozen = new FrozenWeights(file);
+            SmolVlmDpoModel model = new SmolVlmDpoModel(config, frozen, options.lora(), options.dpo(),
                     options.seed(), options.precision().types());
             Map<String, Object> extra = manifestExtra(modelDir, config, model, options);
-            return ArtifactBuilder.build(model, options.adamw(), outDir, options.name(), extra, (dir, weights) -> {
+            ModelDefinition trained = options.grpo() == null ? model : new SmolVlmGrpoModel(config, frozen, options.lora(),
+                    options.grpo().kl(), options.seed(), options.precision().types());
+            return ArtifactBuilder.build(trained, options.adamw(), outDir, options.name(), extra, (dir, weights) -> {
                 ModelWriter.write(model.referenceGraph(), dir.resolve(REFERENCE), weights);
                 // Writing the graphs' external data has read (and checked) every weight they use; this
                 // checks any the graphs left out, so no expected tensor escapes the finiteness check.
@@ -152,6 +171,10 @@ public final class SmolVlmExporter {
         dpo.put("reference_free", options.dpo().referenceFree());
         dpo.put("layouts", List.of(DpoLayout.SHARED_PREFIX.configName(), DpoLayout.CONCATENATED.configName()));
         m.put("dpo", dpo);
+        m.put(OBJECTIVE, options.grpo() == null ? "dpo" : "grpo");
+        if (options.grpo() != null) {
+            m.put("grpo", Map.of("kl", options.grpo().kl(), "importance_sampling_level", "token"));
+        }
         m.put(PRECISION, options.precision().configName());
         m.put("reference_model", REFERENCE);
         m.put("reference_outputs_image_features", !model.adaptsVision());

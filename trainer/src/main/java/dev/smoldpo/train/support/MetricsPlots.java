@@ -37,6 +37,22 @@ public final class MetricsPlots {
 
     private MetricsPlots() {}
 
+    /**
+     * Plots from the run's metrics, where a failure to draw only warns: the plots are a view of
+     * {@value MetricsLog#FILE_NAME}, and a run must still end with its summary. Seen on a GPU host
+     * whose system has no fonts: Java's AWT fails with "Fontconfig head is null" while drawing the
+     * axis labels.
+     */
+    public static void writeOrWarn(Path outputDir, java.io.PrintStream out) {
+        try {
+            write(outputDir);
+        } catch (VirtualMachineError e) {
+            throw e;
+        } catch (IOException | RuntimeException | Error e) {
+            out.println("warning: plots not written (" + e + "); " + MetricsLog.FILE_NAME + " has every figure");
+        }
+    }
+
     /** Plots from the run's {@value MetricsLog#FILE_NAME} in {@code outputDir}. */
     public static List<Path> write(Path outputDir) throws IOException {
         return write(outputDir, MetricsLog.read(outputDir.resolve(MetricsLog.FILE_NAME)));
@@ -54,7 +70,8 @@ public final class MetricsPlots {
         return written;
     }
 
-    private static void plot(Path file, String title, String yTitle, String key, List<MetricsLog.Record> records,
+    /** One chart of {@code key} (train) and {@code eval_key} (eval) over the steps; nothing when neither was logged. */
+    public static void plot(Path file, String title, String yTitle, String key, List<MetricsLog.Record> records,
                              List<Path> written) throws IOException {
         XYChart chart = new XYChartBuilder().width(WIDTH).height(HEIGHT).title(title)
                 .xAxisTitle("step").yAxisTitle(yTitle).build();

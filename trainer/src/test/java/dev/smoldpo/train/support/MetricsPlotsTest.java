@@ -55,4 +55,16 @@ class MetricsPlotsTest {
         assertFalse(Files.exists(out.resolve("rewards_margins.png")));
         assertEquals(List.of(), MetricsPlots.write(out.resolve("empty"), List.of()));
     }
+
+    @Test
+    void aPlotThatCannotBeWrittenWarnsInsteadOfEndingTheRun() throws IOException {
+        try (MetricsLog log = MetricsLog.open(out)) {
+            log.log(1, 0.1, MetricsLogTest.train(0.69, 0.5, 0.01));
+        }
+        Files.createDirectories(out.resolve("loss.png").resolve("occupied")); // a non-empty folder where the plot goes
+        java.io.ByteArrayOutputStream text = new java.io.ByteArrayOutputStream();
+        MetricsPlots.writeOrWarn(out, new java.io.PrintStream(text, true));
+        assertTrue(text.toString().startsWith("warning: plots not written"), text.toString());
+        assertTrue(text.toString().contains("metrics.jsonl has every figure"), text.toString());
+    }
 }

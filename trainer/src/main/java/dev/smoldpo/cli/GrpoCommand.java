@@ -1,0 +1,98 @@
+package dev.smoldpo.cli;
+
+import dev.smoldpo.grpo.GrpoConfig;
+import dev.smoldpo.grpo.GrpoDemo;
+import dev.smoldpo.grpo.GrpoPrompt;
+import dev.smoldpo.grpo.GrpoSettings;
+import dev.smoldpo.grpo.GrpoTrainer;
+import dev.smoldpo.hf.ModelConfig;
+import dev.smoldpo.nativelib.Device;
+import dev.smoldpo.processor.SmolVlmProcessor;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Unmatched;
+
+/** GRPO training of the LoRA adapters from the live policy's samples; with no arguments, the built-in demo. */
+@Command(name = "grpo", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Train LoRA adapters with GRPO (TRL's GRPOTrainer): G completions per prompt sampled from the",
+                "current adapters, scored by rewards, pushed towards the better-than-their-group ones.",
+                "Settings use TRL GRPOConfig names as --key value flags (e.g. --num-generations 8 --beta 0.04) over",
+                "a --config file over the demo recipe over the defaults; `grpo --list-keys` lists them.",
+                "With no dataset: the built-in demo (tiny SmolVLM, 'What colour is the shape?'), exported if needed."})
+public final class GrpoCommand implements Callable<Integer> {
+    static final Path DEMO_ARTIFACTS = Path.of("onnx-artifacts", "grpo-demo");
+
+    @Option(names = "--config", description = "A YAML or JSON file of settings (e.g. a run's grpo_config.json).")
+    Path configFile;
+
+    @Option(names = "--resume", description = "Resume from the latest checkpoint in output_dir.")
+    boolean resume;
+
+    @Option(names = "--list-keys", description = "Print every setting key with its type, default and description, then exit.")
+    boolean listKeys;
+
+    /** Stops right after step N's checkpoint, as if the process had been killed there (tests of resume). */
+    @Option(names = "--stop-after-step", hidden = true)
+    long stopAfterStep;
+
+    @Unmatched
+    List<String> flags;
+
+    @Override
+    public Integer call() throws Exception {
+        if (listKeys) {
+            GrpoSettings.describe().forEach(System.out::println);
+            return 0;
+        }
+        Map<String, String> given = FitCommand.parseFlags(flags);
+        if (resume) {
+            given.putIfAbsent("resume_from_checkpoint", "latest");
+        }
+        GrpoSettings probe = new GrpoSettings();
+        if (configFile != null) {
+            probe.file(configFile);
+        }
+        // only whether a dataset is named: the other keys are checked once the recipe is layered under them
+        boolean demo = !probe.layer(given, "command line").hasValue("dataset");
+        GrpoSettings settings = new GrpoSettings();
+        if (demo) {
+            settings.layer(GrpoDemo.recipe(), "demo recipe");
+        }
+        if (configFile != null) {
+            settings.file(configFile);
+        }
+        GrpoConfig config = settings.layer(given, "command line").bind();
+        if (!demo) {
+            throw new IllegalArgumentException("dataset: GRPO over a user dataset is not supported yet; run the demo "
+                    + "(no dataset) or see issue 14");
+        }
+        Path artifacts = config.artifactsDir() != null ? config.artifactsDir() : DEMO_ARTIFACTS;
+        if (!Files.isRegularFile(artifacts.resolve("manifest.json"))) {
+            System.out.println("no artifacts in " + artifacts + ": exporting the built-in demo model with the GRPO loss");
+            List<String> args = new java.util.ArrayList<>(List.of("export-artifacts", "--loss", "grpo", "--out", artifacts.toString()));
+            if (config.beta() > 0) {
+                args.add("--kl");
+            }
+            if (Main.run(args.toArray(String[]::new)) != 0) {
+                throw new IllegalStateException("the demo export failed (see above)");
+            }
+        }
+        ModelConfig model = ModelConfig.load(artifacts);
+        List<List<GrpoPrompt>> prompts;
+        try (SmolVlmProcessor processor = SmolVlmProcessor.load(artifacts, model,
+                config.imageLongestEdge() == null ? 0 : config.imageLongestEdge(), Device.CPU)) {
+            prompts = GrpoDemo.prompts(processor, config.answerPrefix());
+        }
+        GrpoTrainer trainer = new GrpoTrainer(config, System.out);
+        trainer.stopAfter(stopAfterStep);
+        Map<Long, Double> curve = trainer.train(artifacts, prompts.get(0), prompts.get(1),
+                settings.toJson().toPrettyString());
+        System.out.println("greedy held-out accuracy by step: " + curve);
+        return 0;
+    }
+}
