@@ -8,8 +8,9 @@
 //     "pixel_values": "/path/to/pixels.f32",       // raw float32 little-endian (relative: to request.json)
 //     "pixel_values_shape": [1, num_images, 3, S, S],
 //     "max_new_tokens": 12,
-//     "ignore_eos": false                           // optional: true disables the EOS stop
-//   }
+//     "ignore_eos": false,                          // optional: true disables the EOS stop
+//     "dtype": "q4"                                 // optional: transformers.js' dtype, a name or a per-file map
+//   }                                               //   ({"decoder_model_merged": "q4f16", ...}); default fp32
 // pixel_attention_mask is all true, shape [1, num_images, S, S].
 //
 // Prints the NEW token ids (prompt left out) as one JSON array on stdout; nothing else goes to stdout.
@@ -65,8 +66,10 @@ env.localModelPath = path.dirname(modelDir) + path.sep;
 env.useBrowserCache = false;
 env.useFSCache = false;
 
+const dtype = request.dtype ?? 'fp32';
+if (typeof dtype !== 'string' && (typeof dtype !== 'object' || Array.isArray(dtype))) usage(`dtype must be a name or a map: ${JSON.stringify(dtype)}`);
 const model = await AutoModelForVision2Seq.from_pretrained(path.basename(modelDir), {
-    dtype: 'fp32',
+    dtype,
     device: 'cpu',
     local_files_only: true,
 });

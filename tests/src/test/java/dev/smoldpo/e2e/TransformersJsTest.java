@@ -15,6 +15,9 @@ import dev.smoldpo.artifacts.checkpoint.CheckpointTensor;
 import dev.smoldpo.artifacts.checkpoint.CheckpointWriter;
 import dev.smoldpo.data.text.HfTokenizer;
 import dev.smoldpo.export.deploy.DeploymentExporter;
+import dev.smoldpo.export.deploy.DeploymentVariants;
+import dev.smoldpo.infer.GraphDtypes;
+import dev.smoldpo.onnx.quant.DeploymentDtype;
 import dev.smoldpo.infer.CachedDecoder;
 import dev.smoldpo.model.demo.DemoModel;
 import dev.smoldpo.hf.ModelConfig;
@@ -33,8 +36,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.EnumSet;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
@@ -46,7 +52,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The deployment folder as transformers.js ({@code @huggingface/transformers} 4.3.1, see
  * {@code tests/js}) loads it: its greedy tokens for a prompt with one image tile must equal ours
- * (the three ONNX sessions driven from Java with the KV cache, the way transformers.js drives them).
+ * (the three ONNX sessions driven from Java with the KV cache, the way transformers.js drives them),
+ * in every dtype the export writes (fp32, fp16, q8, q4, q4f16, chosen with transformers.js' {@code dtype}
+ * option as one name and as a per-file map).
  *
  * <p>Runs where {@code node} is on the PATH and {@code npm ci --prefix tests/js} has been run;
  * skipped otherwise. The pixel values and the expanded prompt ids are handed to transformers.js
@@ -74,7 +82,8 @@ class TransformersJsTest {
         ArtifactFiles artifacts = SmolVlmExporter.export(modelDir, root.resolve("artifacts"), new SmolVlmExporter.Options(
                 "demo", new LoraConfig(4, 8, 0, LoraConfig.DEFAULT_TARGETS, false), DpoConfig.DEFAULT, AdamWConfig.DEFAULT, 3));
         Path trained = trainedCheckpoint(artifacts.checkpoint(), root.resolve("trained.ckpt"));
-        Path deploy = DeploymentExporter.export(artifacts.dir(), trained, root.resolve("deploy"));
+        Path deploy = DeploymentExporter.export(artifacts.dir(), trained, root.resolve("deploy"), null,
+                new DeploymentVariants(EnumSet.allOf(DeploymentDtype.class), 32));
         ModelConfig config = ModelConfig.load(modelDir);
 
         // prompt: one tile, expanded the way the processor does it without a split
@@ -96,8 +105,8 @@ class TransformersJsTest {
         }
         Set<Long> eos = eosIds(deploy);
 
-        List<Long> ours = greedy(deploy, config, ids, tile, MAX_NEW_TOKENS);
-        List<Long> theirs = transformersJs(node, js, deploy, ids, tile, s, MAX_NEW_TOKENS);
+        List<Long> ours = greedy(deploy, config, ids, tile, MAX_NEW_TOKENS, GraphDtypes.FP32);
+        List<Long> theirs = transformersJs(node, js, deploy, ids, tile, s, MAX_NEW_TOKENS, "fp32");
         System.out.println("greedy tokens, ours:            " + ours);
         System.out.println("greedy tokens, transformers.js: " + theirs);
 
@@ -107,14 +116,56 @@ class TransformersJsTest {
         for (int i = 0; i < other.length; i++) {
             other[i] = -other[i];
         }
-        assertTrue(!ours.equals(greedy(deploy, config, ids, other, MAX_NEW_TOKENS)),
+        assertTrue(!ours.equals(greedy(deploy, config, ids, other, MAX_NEW_TOKENS, GraphDtypes.FP32)),
                 "the greedy tokens do not depend on the image");
-        if (theirs.size() < ours.size() && !theirs.isEmpty() && eos.contains(theirs.get(theirs.size() - 1))) {
-            // transformers.js stopped at an end-of-sequence token although asked not to: compare up to it
-            assertEquals(ours.subList(0, theirs.size()), theirs, "greedy tokens up to transformers.js' end of sequence");
-        } else {
-            assertEquals(ours, theirs, "greedy tokens: ours vs transformers.js");
+        assertSameTokens(ours, theirs, eos, "fp32");
+
+        // every other dtype, named once for all graphs and as a per-file map, each from a folder that holds
+        // only the files that dtype selects: transformers.js loads them under its own file names or fails
+        for (DeploymentDtype p : DeploymentDtype.values()) {
+            GraphDtypes dtypes = GraphDtypes.all(p);
+            Path only = onlyFiles(deploy, dtypes, root.resolve("only-" + p.id()));
+            List<Long> mine = greedy(only, config, ids, tile, MAX_NEW_TOKENS, dtypes);
+            List<Long> js4 = transformersJs(node, js, only, ids, tile, s, MAX_NEW_TOKENS, p.id());
+            System.out.println(p + ": ours " + mine + ", transformers.js " + js4);
+            assertSameTokens(mine, js4, eos, p.id());
         }
+        GraphDtypes mixed = GraphDtypes.parse("vision_encoder=fp16,embed_tokens=q8,decoder_model_merged=q4f16");
+        Path only = onlyFiles(deploy, mixed, root.resolve("only-mixed"));
+        Map<String, String> map = new LinkedHashMap<>();
+        mixed.byGraph().forEach((g, p) -> map.put(g, p.id()));
+        List<Long> mine = greedy(only, config, ids, tile, MAX_NEW_TOKENS, mixed);
+        List<Long> js4 = transformersJs(node, js, only, ids, tile, s, MAX_NEW_TOKENS, map);
+        System.out.println(mixed + ": ours " + mine + ", transformers.js " + js4);
+        assertSameTokens(mine, js4, eos, mixed.toString());
+    }
+
+    /** Equal tokens, or equal up to an end-of-sequence token where transformers.js stopped although asked not to. */
+    private static void assertSameTokens(List<Long> ours, List<Long> theirs, Set<Long> eos, String dtype) {
+        if (theirs.size() < ours.size() && !theirs.isEmpty() && eos.contains(theirs.get(theirs.size() - 1))) {
+            assertEquals(ours.subList(0, theirs.size()), theirs, dtype + ": greedy tokens up to transformers.js' end of sequence");
+        } else {
+            assertEquals(ours, theirs, dtype + ": greedy tokens, ours vs transformers.js");
+        }
+    }
+
+    /**
+     * A deployment folder holding, of the ONNX files, only those {@code dtypes} selects (links to the
+     * full folder's files), so a loader that picked any other file would fail.
+     */
+    static Path onlyFiles(Path deploy, GraphDtypes dtypes, Path out) throws IOException {
+        Files.createDirectories(out.resolve("onnx"));
+        try (var files = Files.list(deploy)) {
+            for (Path f : files.filter(Files::isRegularFile).toList()) {
+                Files.createSymbolicLink(out.resolve(f.getFileName().toString()), f.toAbsolutePath());
+            }
+        }
+        for (String file : dtypes.files()) {
+            for (String name : List.of(file, file + "_data")) {
+                Files.createSymbolicLink(out.resolve(name), deploy.resolve(name).toAbsolutePath());
+            }
+        }
+        return out;
     }
 
     // ------------------------------------------------------------------ ours
@@ -124,14 +175,15 @@ class TransformersJsTest {
      * over the whole prompt (image features over the {@code <image>} rows), then one token at a time
      * with the KV cache.
      */
-    static List<Long> greedy(Path deploy, ModelConfig config, long[] ids, float[] tile, int maxNewTokens) throws Exception {
+    static List<Long> greedy(Path deploy, ModelConfig config, long[] ids, float[] tile, int maxNewTokens, GraphDtypes dtypes)
+            throws Exception {
         int s = config.vision().imageSize();
         ByteBuffer mask = ByteBuffer.allocateDirect(s * s).order(ByteOrder.nativeOrder());
         for (int i = 0; i < s * s; i++) {
             mask.put((byte) 1);
         }
         mask.flip();
-        try (CachedDecoder decoder = CachedDecoder.open(deploy, config, 0, false)) {
+        try (CachedDecoder decoder = CachedDecoder.open(deploy, config, dtypes, 0, false)) {
             float[] features = decoder.imageFeatures(FloatBuffer.wrap(tile), mask, 1, s, s);
             List<Long> out = new ArrayList<>();
             try (CachedDecoder.Cache cache = decoder.prefill(decoder.promptEmbeddings(ids, features), ids.length)) {
@@ -161,9 +213,10 @@ class TransformersJsTest {
 
     // ------------------------------------------------------------------ transformers.js
 
-    static List<Long> transformersJs(String node, Path js, Path deploy, long[] ids, float[] tile, int s, int maxNewTokens)
-            throws Exception {
-        Path work = Files.createDirectories(deploy.resolveSibling("transformers-js"));
+    /** transformers.js' greedy tokens for the files {@code dtype} (a name or a per-file map) selects. */
+    static List<Long> transformersJs(String node, Path js, Path deploy, long[] ids, float[] tile, int s, int maxNewTokens,
+                                     Object dtype) throws Exception {
+        Path work = Files.createDirectories(deploy.resolveSibling("transformers-js-" + deploy.getFileName()));
         Path pixels = work.resolve("pixel_values.f32");
         ByteBuffer b = ByteBuffer.allocate(tile.length * 4).order(ByteOrder.LITTLE_ENDIAN);
         b.asFloatBuffer().put(tile);
@@ -174,6 +227,7 @@ class TransformersJsTest {
         request.putPOJO("pixel_values_shape", new long[] {1, 1, 3, s, s});
         request.put("max_new_tokens", maxNewTokens);
         request.put("ignore_eos", true);
+        request.putPOJO("dtype", dtype);
         Path requestFile = work.resolve("request.json");
         JSON.writeValue(requestFile.toFile(), request);
 

@@ -1,6 +1,7 @@
 package dev.smoldpo.cli;
 
 import dev.smoldpo.export.deploy.DeploymentExporter;
+import dev.smoldpo.export.deploy.DeploymentVariants;
 import dev.smoldpo.export.peft.PeftAdapterExporter;
 import dev.smoldpo.train.support.RunCheckpoints;
 import dev.smoldpo.train.config.TrainConfig;
@@ -31,10 +32,24 @@ public final class ExportCommand implements Callable<Integer> {
     @Option(names = "--base-model", description = "base_model_name_or_path for adapter_config.json (default: the exported checkpoint's folder).")
     String baseModel;
 
+    @Option(names = "--dtype", defaultValue = "fp32", description = "Precisions of the ONNX graphs, comma-separated, any of "
+            + "fp32, fp16, q8, q4, q4f16 (transformers.js' dtype names; files onnx/<graph><suffix>.onnx; default: ${DEFAULT-VALUE}).")
+    String dtype;
+
+    @Option(names = "--block-size", defaultValue = "32", description = "Weights per scale of 4-bit quantization (q4, q4f16) and of "
+            + "quantized embedding tables: a power of two >= 16 (default: ${DEFAULT-VALUE}).")
+    int blockSize;
+
     @Override
     public Integer call() throws Exception {
         if (!format.equals("peft") && !format.equals("onnx") && !format.equals("both")) {
             throw new IllegalArgumentException("--format must be peft, onnx or both, not " + format);
+        }
+        DeploymentVariants variants;
+        try {
+            variants = DeploymentVariants.parse(dtype, blockSize);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--dtype / --block-size: " + e.getMessage(), e);
         }
         Path configFile = run.resolve("train_config.json");
         if (!Files.isRegularFile(configFile)) {
@@ -54,8 +69,10 @@ public final class ExportCommand implements Callable<Integer> {
         }
         if (!format.equals("peft")) {
             Path onnx = DeploymentExporter.export(config.artifactsDir(), ortCheckpoint, target.resolve("onnx"),
-                    config.imageLongestEdge());
-            System.out.println("merged ONNX model: " + onnx + "  (trainer.jar generate --model " + onnx + " --image ... --prompt ...)");
+                    config.imageLongestEdge(), variants);
+            System.out.println("merged ONNX model (" + String.join(", ", variants.precisions().stream().map(Object::toString).toList())
+                    + "): " + onnx + "  (trainer.jar generate --model " + onnx + " --dtype " + variants.defaultPrecision()
+                    + " --image ... --prompt ...)");
         }
         return 0;
     }

@@ -4,6 +4,10 @@ import dev.smoldpo.data.ImageCheck;
 import dev.smoldpo.data.PreferenceDataset;
 import dev.smoldpo.data.PreferenceExample;
 import dev.smoldpo.export.deploy.DeploymentExporter;
+import dev.smoldpo.export.deploy.DeploymentVariants;
+import dev.smoldpo.infer.GraphDtypes;
+import dev.smoldpo.onnx.quant.DeploymentDtype;
+import dev.smoldpo.onnx.quant.DtypePasses;
 import dev.smoldpo.infer.Generator;
 import dev.smoldpo.infer.InferenceException;
 import dev.smoldpo.infer.Sampler;
@@ -19,6 +23,8 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HexFormat;
+import java.util.LinkedHashSet;
+import java.util.Set;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -92,6 +98,12 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--threads", defaultValue = "0", description = "ONNX Runtime intra-op threads (0 = its default).")
     int threads;
 
+    @Option(names = "--dtype", description = "Which precision of each ONNX graph to load, as transformers.js' dtype: one of fp32, "
+            + "fp16, q8, q4, q4f16 for all graphs, or per graph, e.g. decoder_model_merged=q4,vision_encoder=fp16,embed_tokens=q8 "
+            + "(graphs left out: fp32). Default: the folder's config.json transformers.js_config.dtype, else fp32. With "
+            + "--artifacts, the chosen precisions are exported.")
+    String dtype;
+
     @Override
     public Integer call() {
         PrintWriter err = spec.commandLine().getErr();
@@ -131,8 +143,16 @@ public final class GenerateCommand implements Callable<Integer> {
         } else {
             for (Path p : images) decoded.add(readImage(p));
         }
-        Path folder = modelFolder(err);
-        try (Generator generator = Generator.open(folder, threads, cuda)) {
+        GraphDtypes dtypes;
+        try {
+            dtypes = dtype == null ? null : GraphDtypes.parse(dtype);
+        } catch (IllegalArgumentException e) {
+            throw new InferenceException("--dtype: " + e.getMessage(), e);
+        }
+        Path folder = modelFolder(err, dtypes);
+        try (Generator generator = Generator.open(folder, dtypes, threads, cuda)) {
+            err.println("loaded (" + generator.dtypes() + "): " + String.join(", ", generator.dtypes().files()));
+            err.flush();
             Generator.Options options = new Generator.Options(maxNewTokens, sampling, false);
             if (example != null) {
                 out.println("question:  " + oneLine(example.promptText()));
@@ -190,8 +210,8 @@ public final class GenerateCommand implements Callable<Integer> {
         }
     }
 
-    /** The deployment folder: --model, or the (cached) export of --artifacts with --checkpoint. */
-    private Path modelFolder(PrintWriter err) throws IOException {
+    /** The deployment folder: --model, or the (cached) export of --artifacts with --checkpoint, in the chosen precisions. */
+    private Path modelFolder(PrintWriter err, GraphDtypes dtypes) throws IOException {
         if ((model == null) == (artifacts == null)) {
             throw new InferenceException("give either --model (a deployment folder) or --artifacts (with --checkpoint)");
         }
@@ -211,12 +231,22 @@ public final class GenerateCommand implements Callable<Integer> {
         }
         Path target = exportDir != null ? exportDir
                 : OrtRuntime.cacheRoot().resolve("deployments").resolve(cacheKey(artifacts, ort));
-        if (exportDir == null && complete(target)) {
+        GraphDtypes wanted = dtypes != null ? dtypes : GraphDtypes.FP32;
+        if (exportDir == null && complete(target, wanted)) {
             err.println("deployment folder (cached): " + target);
         } else {
-            err.println("exporting " + artifacts + (ort == null ? "" : " with " + ort) + " to " + target + " ...");
+            // keep the precisions a cached folder already has, add the wanted ones
+            Set<DeploymentDtype> precisions = new LinkedHashSet<>(wanted.precisions());
+            for (DeploymentDtype p : DeploymentDtype.values()) {
+                if (exportDir == null && complete(target, GraphDtypes.all(p))) {
+                    precisions.add(p);
+                }
+            }
+            err.println("exporting " + artifacts + (ort == null ? "" : " with " + ort) + " to " + target + " ("
+                    + String.join(", ", precisions.stream().map(DeploymentDtype::id).toList()) + ") ...");
             err.flush();
-            DeploymentExporter.export(artifacts, ort, target, trainingLongestEdge(checkpoint));
+            DeploymentExporter.export(artifacts, ort, target, trainingLongestEdge(checkpoint),
+                    new DeploymentVariants(precisions, DtypePasses.DEFAULT_BLOCK_SIZE));
         }
         err.flush();
         return target;
@@ -231,9 +261,9 @@ public final class GenerateCommand implements Callable<Integer> {
         return Files.isRegularFile(config) ? dev.smoldpo.train.config.TrainConfig.load(config).imageLongestEdge() : null;
     }
 
-    private static boolean complete(Path dir) {
+    private static boolean complete(Path dir, GraphDtypes dtypes) {
         if (!Files.isRegularFile(dir.resolve("config.json"))) return false;
-        for (String f : Generator.ONNX_FILES) {
+        for (String f : dtypes.files()) {
             if (!Files.isRegularFile(dir.resolve(f))) return false;
         }
         return true;

@@ -58,15 +58,7 @@ final class AnswerScorer {
         int vocab = logits.length / (answer.length + 1);
         double total = 0;
         for (int j = from; j < answer.length; j++) {
-            double max = Double.NEGATIVE_INFINITY;
-            for (int v = 0; v < vocab; v++) {
-                max = Math.max(max, logits[j * vocab + v]);
-            }
-            double sum = 0;
-            for (int v = 0; v < vocab; v++) {
-                sum += Math.exp(logits[j * vocab + v] - max);
-            }
-            total += logits[j * vocab + (int) answer[j]] - max - Math.log(sum);
+            total += LogProbs.of(logits, j, vocab, answer[j]);
         }
         return total;
     }

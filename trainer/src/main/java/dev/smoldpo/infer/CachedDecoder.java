@@ -30,12 +30,17 @@ import java.util.Set;
  * the {@code <image>} rows, then {@code decoder_model_merged} once over the prompt with an empty cache
  * (prefill) and one position at a time with its {@code present.*} outputs fed back as
  * {@code past_key_values.*} ({@link Cache}). Generation, answer scoring and the transformers.js parity
- * test all decode through this class.
+ * test all decode through this class. Each graph may be any of its precisions ({@link GraphDtypes}); the
+ * key/value cache takes the element type the decoder declares for it (float32 or float16), as
+ * transformers.js reads it from the session's input metadata, and float16 embeddings, features or
+ * logits are converted at the boundary.
  *
  * <p>Not thread-safe.
  */
 public final class CachedDecoder implements AutoCloseable {
-    private final Path dir;
+    private final Path visionFile;
+    private final Path embedFile;
+    private final Path decoderFile;
     private final ModelConfig config;
     private final OrtEnvironment env;
     private final OrtSession.SessionOptions options;
@@ -46,10 +51,15 @@ public final class CachedDecoder implements AutoCloseable {
     private final Set<String> visionInputs;
     /** The placement check of each session's first run, by session. */
     private final Map<OrtSession, FirstRunProfile> placement;
+    private OnnxJavaType cacheType = OnnxJavaType.FLOAT;
+    private OnnxJavaType embedsType = OnnxJavaType.FLOAT;
 
-    private CachedDecoder(Path dir, ModelConfig config, OrtEnvironment env, OrtSession.SessionOptions options, OrtSession vision,
-                          OrtSession embed, OrtSession decoder, Map<OrtSession, FirstRunProfile> placement) throws OrtException {
-        this.dir = dir;
+    private CachedDecoder(Path[] files, ModelConfig config, OrtEnvironment env, OrtSession.SessionOptions options,
+                          OrtSession vision, OrtSession embed, OrtSession decoder, Map<OrtSession, FirstRunProfile> placement)
+            throws OrtException {
+        this.visionFile = files[0];
+        this.embedFile = files[1];
+        this.decoderFile = files[2];
         this.config = config;
         this.env = env;
         this.options = options;
@@ -68,22 +78,41 @@ public final class CachedDecoder implements AutoCloseable {
      * @param cuda    run on ONNX Runtime's CUDA execution provider
      */
     public static CachedDecoder open(Path dir, ModelConfig config, int threads, boolean cuda) throws OrtException {
-        return open(dir, config, threads, cuda, PlacementCheck.forDevice(cuda));
+        return open(dir, config, GraphDtypes.FP32, threads, cuda, PlacementCheck.forDevice(cuda));
     }
 
     /** As above with an explicit placement check of each session's first run. */
     public static CachedDecoder open(Path dir, ModelConfig config, int threads, boolean cuda, PlacementCheck check)
             throws OrtException {
+        return open(dir, config, GraphDtypes.FP32, threads, cuda, check);
+    }
+
+    /** Opens the deployment folder's files of the chosen precisions. */
+    public static CachedDecoder open(DeploymentFolder folder, int threads, boolean cuda) throws OrtException {
+        return open(folder.dir(), folder.config(), folder.dtypes(), threads, cuda, PlacementCheck.forDevice(cuda));
+    }
+
+    /** Opens the files {@code dtypes} picks in {@code dir}. */
+    public static CachedDecoder open(Path dir, ModelConfig config, GraphDtypes dtypes, int threads, boolean cuda)
+            throws OrtException {
+        return open(dir, config, dtypes, threads, cuda, PlacementCheck.forDevice(cuda));
+    }
+
+    /** Opens the files {@code dtypes} picks in {@code dir}, with a placement check of each session's first run. */
+    public static CachedDecoder open(Path dir, ModelConfig config, GraphDtypes dtypes, int threads, boolean cuda,
+                                     PlacementCheck check) throws OrtException {
+        Path[] files = {dir.resolve(dtypes.file(GraphDtypes.VISION_ENCODER)), dir.resolve(dtypes.file(GraphDtypes.EMBED_TOKENS)),
+                dir.resolve(dtypes.file(GraphDtypes.DECODER))};
         OrtEnvironment env = OrtRuntime.environment(); // before any other ORT class: it wires the native library
         List<AutoCloseable> opened = new ArrayList<>();
         Map<OrtSession, FirstRunProfile> placement = new java.util.IdentityHashMap<>();
         try {
             OrtSession.SessionOptions options = SessionSettings.options(threads, cuda);
             opened.add(options);
-            OrtSession vision = create(env, dir.resolve(DeploymentFolder.VISION_ENCODER), options, check, placement, opened);
-            OrtSession embed = create(env, dir.resolve(DeploymentFolder.EMBED_TOKENS), options, check, placement, opened);
-            OrtSession decoder = create(env, dir.resolve(DeploymentFolder.DECODER), options, check, placement, opened);
-            CachedDecoder d = new CachedDecoder(dir, config, env, options, vision, embed, decoder, placement);
+            OrtSession vision = create(env, files[0], options, check, placement, opened);
+            OrtSession embed = create(env, files[1], options, check, placement, opened);
+            OrtSession decoder = create(env, files[2], options, check, placement, opened);
+            CachedDecoder d = new CachedDecoder(files, config, env, options, vision, embed, decoder, placement);
             d.checkInputs();
             return d;
         } catch (OrtException | RuntimeException e) {
@@ -128,24 +157,31 @@ public final class CachedDecoder implements AutoCloseable {
             }
         }
         if (!missing.isEmpty()) {
-            throw new InferenceException(dir.resolve(DeploymentFolder.DECODER) + " lacks the inputs " + missing
+            throw new InferenceException(decoderFile + " lacks the inputs " + missing
                     + " (config.json has " + layers() + " layers)");
         }
         if (!embed.getInputNames().contains("input_ids")) {
-            throw new InferenceException(dir.resolve(DeploymentFolder.EMBED_TOKENS) + " has no input_ids input");
+            throw new InferenceException(embedFile + " has no input_ids input");
         }
+        embedsType = floatType(decoder.getInputInfo().get("inputs_embeds"), "inputs_embeds");
         NodeInfo past = decoder.getInputInfo().get(pastName(0, "key"));
         if (past.getInfo() instanceof TensorInfo t) {
-            if (t.type != OnnxJavaType.FLOAT) {
-                throw new InferenceException(dir.resolve(DeploymentFolder.DECODER) + ": the KV cache is " + t.type
-                        + "; only float32 is supported");
-            }
+            cacheType = floatType(past, pastName(0, "key"));
             long[] shape = t.getShape();
             if (shape.length != 4 || shape[1] > 0 && shape[1] != kvHeads() || shape[3] > 0 && shape[3] != headDim()) {
-                throw new InferenceException(dir.resolve(DeploymentFolder.DECODER) + ": past_key_values.0.key has shape "
+                throw new InferenceException(decoderFile + ": past_key_values.0.key has shape "
                         + Arrays.toString(shape) + ", config.json says [batch, " + kvHeads() + ", past, " + headDim() + "]");
             }
         }
+    }
+
+    /** FLOAT or FLOAT16: the element type the decoder declares for one of its inputs. */
+    private OnnxJavaType floatType(NodeInfo input, String name) {
+        OnnxJavaType t = input.getInfo() instanceof TensorInfo info ? info.type : null;
+        if (t != OnnxJavaType.FLOAT && t != OnnxJavaType.FLOAT16) {
+            throw new InferenceException(decoderFile + ": input " + name + " is " + t + "; float32 and float16 are supported");
+        }
+        return t;
     }
 
     /** Hidden size of the text model: the width of one embedding row. */
@@ -191,10 +227,10 @@ public final class CachedDecoder implements AutoCloseable {
             try (OrtSession.Result r = vision.run(in)) {
                 checked(vision);
                 OnnxValue v = r.get("image_features").orElseThrow(() -> new InferenceException(
-                        dir.resolve(DeploymentFolder.VISION_ENCODER) + " has no image_features output"));
+                        visionFile + " has no image_features output"));
                 long[] shape = ((OnnxTensor) v).getInfo().getShape();
                 if (shape[shape.length - 1] != hidden()) {
-                    throw new InferenceException(dir.resolve(DeploymentFolder.VISION_ENCODER) + ": image_features "
+                    throw new InferenceException(visionFile + ": image_features "
                             + Arrays.toString(shape) + " do not end in the text hidden size " + hidden());
                 }
                 return floats((OnnxTensor) v);
@@ -243,7 +279,7 @@ public final class CachedDecoder implements AutoCloseable {
         Map<String, OnnxTensor> past = emptyPast();
         try (OrtSession.Result r = run(embeds, len, 0, past, keep)) {
             return floats((OnnxTensor) r.get("logits").orElseThrow(() -> new InferenceException(
-                    dir.resolve(DeploymentFolder.DECODER) + " has no logits output")));
+                    decoderFile + " has no logits output")));
         } finally {
             past.values().forEach(OnnxTensor::close);
         }
@@ -306,8 +342,10 @@ public final class CachedDecoder implements AutoCloseable {
         Map<String, OnnxTensor> in = new HashMap<>(past);
         List<OnnxTensor> created = new ArrayList<>();
         try {
-            created.add(put(in, "inputs_embeds", OnnxTensor.createTensor(env, FloatBuffer.wrap(embeds, 0, len * hidden()),
-                    new long[] {1, len, hidden()})));
+            long[] embedsShape = {1, len, hidden()};
+            created.add(put(in, "inputs_embeds", embedsType == OnnxJavaType.FLOAT16
+                    ? OnnxTensor.createTensor(env, HalfFloats.encode(embeds, len * hidden()), embedsShape, OnnxJavaType.FLOAT16)
+                    : OnnxTensor.createTensor(env, FloatBuffer.wrap(embeds, 0, len * hidden()), embedsShape)));
             long[] mask = new long[pastLen + len];
             Arrays.fill(mask, 1);
             created.add(put(in, "attention_mask", OnnxTensor.createTensor(env, LongBuffer.wrap(mask), new long[] {1, mask.length})));
@@ -344,14 +382,14 @@ public final class CachedDecoder implements AutoCloseable {
         return t;
     }
 
-    /** Empty float32 caches [1, kv, 0, head_dim] for every layer. */
+    /** Empty caches [1, kv, 0, head_dim] for every layer, of the decoder's cache type. */
     private Map<String, OnnxTensor> emptyPast() throws OrtException {
         Map<String, OnnxTensor> past = new HashMap<>();
         try {
             for (int i = 0; i < layers(); i++) {
                 for (String kind : List.of("key", "value")) {
                     past.put(pastName(i, kind), OnnxTensor.createTensor(env, ByteBuffer.allocateDirect(0),
-                            new long[] {1, kvHeads(), 0, headDim()}, OnnxJavaType.FLOAT));
+                            new long[] {1, kvHeads(), 0, headDim()}, cacheType));
                 }
             }
         } catch (OrtException | RuntimeException e) {
@@ -367,8 +405,7 @@ public final class CachedDecoder implements AutoCloseable {
         for (int i = 0; i < layers(); i++) {
             for (String kind : List.of("key", "value")) {
                 String name = "present." + i + "." + kind;
-                OnnxValue v = r.get(name).orElseThrow(() -> new InferenceException(dir.resolve(DeploymentFolder.DECODER)
-                        + " has no output " + name));
+                OnnxValue v = r.get(name).orElseThrow(() -> new InferenceException(decoderFile + " has no output " + name));
                 past.put(pastName(i, kind), (OnnxTensor) v);
             }
         }
@@ -377,17 +414,18 @@ public final class CachedDecoder implements AutoCloseable {
 
     private float[] lastLogits(OrtSession.Result r) {
         OnnxTensor logits = (OnnxTensor) r.get("logits").orElseThrow(() -> new InferenceException(
-                dir.resolve(DeploymentFolder.DECODER) + " has no logits output"));
+                decoderFile + " has no logits output"));
         long[] shape = logits.getInfo().getShape();
         int vocab = Math.toIntExact(shape[shape.length - 1]);
-        FloatBuffer b = logits.getFloatBuffer();
-        float[] row = new float[vocab];
-        b.position(b.limit() - vocab);
-        b.get(row);
-        return row;
+        float[] all = floats(logits);
+        return Arrays.copyOfRange(all, all.length - vocab, all.length);
     }
 
+    /** A float32 or float16 output as floats. */
     private static float[] floats(OnnxTensor t) {
+        if (t.getInfo().type == OnnxJavaType.FLOAT16) {
+            return HalfFloats.decode(t.getShortBuffer());
+        }
         FloatBuffer b = t.getFloatBuffer();
         float[] out = new float[b.remaining()];
         b.get(out);

@@ -122,7 +122,15 @@ public final class Generator implements AutoCloseable {
      * @throws InferenceException when the folder is not a complete deployment folder
      */
     public static Generator open(Path dir, int threads, boolean cuda) throws IOException, OrtException {
-        DeploymentFolder folder = DeploymentFolder.open(dir);
+        return open(dir, null, threads, cuda);
+    }
+
+    /**
+     * Opens the files of a deployment folder that {@code dtypes} picks (null: what its config.json
+     * names, else float32; see {@link GraphDtypes}).
+     */
+    public static Generator open(Path dir, GraphDtypes dtypes, int threads, boolean cuda) throws IOException, OrtException {
+        DeploymentFolder folder = DeploymentFolder.open(dir, dtypes);
         SmolVlmProcessor processor;
         try {
             processor = SmolVlmProcessor.load(dir, folder.config(), 0, Device.CPU);
@@ -130,7 +138,7 @@ public final class Generator implements AutoCloseable {
             throw new InferenceException(dir + ": " + e.getMessage(), e);
         }
         try {
-            return new Generator(folder, processor, CachedDecoder.open(dir, folder.config(), threads, cuda));
+            return new Generator(folder, processor, CachedDecoder.open(folder, threads, cuda));
         } catch (OrtException | RuntimeException e) {
             processor.close();
             throw e;
@@ -143,6 +151,11 @@ public final class Generator implements AutoCloseable {
 
     public ModelConfig config() {
         return folder.config();
+    }
+
+    /** The precision of each graph, and so the ONNX files loaded. */
+    public GraphDtypes dtypes() {
+        return folder.dtypes();
     }
 
     public HfTokenizer tokenizer() {
@@ -226,8 +239,11 @@ public final class Generator implements AutoCloseable {
         return generate(prompt, options, onText, null);
     }
 
-    /** {@link #generate(Prompt, Options, Consumer)}, also handing each step's last-position logits to {@code onLogits}. */
-    Result generate(Prompt prompt, Options options, Consumer<String> onText, Consumer<float[]> onLogits) throws OrtException {
+    /**
+     * {@link #generate(Prompt, Options, Consumer)}, also handing each step's last-position logits to
+     * {@code onLogits} (the first call comes right after the prefill: benchmarks time it).
+     */
+    public Result generate(Prompt prompt, Options options, Consumer<String> onText, Consumer<float[]> onLogits) throws OrtException {
         Sampler sampler = new Sampler(options.sampling());
         TextStream stream = new TextStream(processor.tokenizer(), onText);
         List<Long> generated = new ArrayList<>();

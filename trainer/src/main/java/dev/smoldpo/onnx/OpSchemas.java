@@ -27,11 +27,12 @@ public final class OpSchemas {
         return String.join(", ", new TreeSet<>(SCHEMAS.keySet()));
     }
 
-    private static void register(String op, int minIn, int maxIn, OpSchema.Inference inference) {
+    static void register(String op, int minIn, int maxIn, OpSchema.Inference inference) {
         SCHEMAS.put(op, new OpSchema(minIn, maxIn, inference));
     }
 
     static {
+        QuantizedOpSchemas.register();
         for (String op : List.of("Add", "Sub", "Mul", "Div", "Pow", "Max", "Min")) {
             register(op, 2, 2, (n, c) -> List.of(OpSchema.Out.of(sameFloat(n, 0, op.equals("Pow") ? 1 : 2),
                     broadcast(n, n.input(0).shape(), n.input(1).shape()))));

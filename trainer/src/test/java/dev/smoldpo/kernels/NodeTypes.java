@@ -111,7 +111,10 @@ final class NodeTypes {
                  "MatMul", "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "Reshape", "Transpose", "Unsqueeze",
                  "Squeeze", "Concat", "Slice", "Gather", "GatherElements", "Expand", "ScatterElements", "ScatterND", "Pad",
                  "Trilu", "CumSum", "Tile", "Range", "com.microsoft::Gelu", "com.microsoft::FastGelu",
-                 "com.microsoft::InplaceClipGradNorm" -> List.of(x);
+                 "com.microsoft::InplaceClipGradNorm", "com.microsoft::MatMulNBits" -> List.of(x);
+            // the deployment dtypes' quantized ops (dev.smoldpo.onnx.quant): float32 out, or the scales' type
+            case "com.microsoft::DynamicQuantizeMatMul" -> List.of("tensor(float)");
+            case "com.microsoft::GatherBlockQuantized" -> List.of(in.get(2));
             case "Split" -> java.util.Collections.nCopies(Math.max(1, n.getOutputCount()), x);
             case "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or" -> List.of("tensor(bool)");
             case "Shape", "Size", "NonZero" -> List.of("tensor(int64)");

@@ -15,10 +15,9 @@ import dev.smoldpo.model.smolvlm.SmolVlmDeployment;
 import dev.smoldpo.model.smolvlm.SmolVlmGraph;
 import dev.smoldpo.onnx.DType;
 import dev.smoldpo.onnx.Graph;
-import dev.smoldpo.onnx.ModelWriter;
 import dev.smoldpo.onnx.Shape;
-import dev.smoldpo.onnx.SharedWeights;
 import dev.smoldpo.onnx.Value;
+import dev.smoldpo.onnx.quant.DeploymentDtype;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,13 +26,16 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * A deployment folder in the layout transformers.js and Optimum use for SmolVLM
  * (transformers.js src/models.js, its Idefics3/SmolVLM model classes): {@code onnx/vision_encoder.onnx},
  * {@code onnx/embed_tokens.onnx} and {@code onnx/decoder_model_merged.onnx} (prefill and decode in one
  * graph, with past/present key-value tensors), the LoRA adapters merged into the weights
- * (W + scale · B · A), plus config, generation config, tokenizer and processor files.
+ * (W + scale · B · A), plus config, generation config, tokenizer and processor files. Each graph may also
+ * be written in float16 and quantized precisions ({@link DeploymentVariants}), under transformers.js'
+ * file names for its {@code dtype} option.
  */
 public final class DeploymentExporter {
     public static final String VISION = "vision_encoder";
@@ -59,6 +61,15 @@ public final class DeploymentExporter {
      * generation — ours and transformers.js' — preprocesses images as training did.
      */
     public static Path export(Path artifactsDir, Path ortCheckpoint, Path outDir, Integer imageLongestEdge) throws IOException {
+        return export(artifactsDir, ortCheckpoint, outDir, imageLongestEdge, DeploymentVariants.FP32);
+    }
+
+    /**
+     * As above, writing each graph in every precision of {@code variants}
+     * ({@code onnx/<graph><suffix>.onnx}, transformers.js' names).
+     */
+    public static Path export(Path artifactsDir, Path ortCheckpoint, Path outDir, Integer imageLongestEdge,
+                              DeploymentVariants variants) throws IOException {
         Manifest manifest = Manifest.read(artifactsDir.resolve(ArtifactFiles.MANIFEST));
         ModelConfig config = ModelConfig.load(artifactsDir);
         Map<?, ?> source = (Map<?, ?>) manifest.extra().get("source");
@@ -85,27 +96,23 @@ public final class DeploymentExporter {
         try (SafetensorsFile file = SafetensorsFile.open(weightsFile)) {
             MergedWeights weights = new MergedWeights(new FrozenWeights(file), adapters);
             Path onnx = Files.createDirectories(tmp.resolve("onnx"));
-            write(visionGraph(config, weights), onnx, VISION);
-            write(embedGraph(config, weights), onnx, EMBED);
-            write(decoderGraph(config, weights), onnx, DECODER);
+            variants.write(visionGraph(config, weights), onnx, Set.of(), Set.of());
+            variants.write(embedGraph(config, weights), onnx, Set.of(), Set.of());
+            Graph decoder = decoderGraph(config, weights);
+            variants.write(decoder, onnx, DeploymentVariants.named(decoder.inputs(), "past_key_values."),
+                    DeploymentVariants.named(decoder.outputs(), "present."));
             for (String name : COPIED) {
                 Path from = artifactsDir.resolve(name);
                 if (Files.isRegularFile(from)) {
                     Files.copy(from, tmp.resolve(name), StandardCopyOption.REPLACE_EXISTING);
                 }
             }
-            writeConfigs(artifactsDir, tmp, imageLongestEdge);
+            writeConfigs(artifactsDir, tmp, imageLongestEdge, variants);
             OutputFolder.replace(tmp, outDir);
             return outDir;
         } catch (IOException | RuntimeException e) {
             OutputFolder.delete(tmp);
             throw e;
-        }
-    }
-
-    private static void write(Graph graph, Path onnxDir, String name) {
-        try (SharedWeights data = new SharedWeights(onnxDir.resolve(name + ".onnx_data"))) {
-            ModelWriter.write(graph, onnxDir.resolve(name + ".onnx"), data);
         }
     }
 
@@ -156,10 +163,13 @@ public final class DeploymentExporter {
     }
 
     /**
-     * config.json gains transformers.js_config (external data next to each model), and
-     * tokenizer_config.json carries the chat template, where transformers.js reads it.
+     * config.json gains transformers.js_config (external data next to each model; the dtype loaded when
+     * none is asked for; for transformers.js 3, which does not read it from the model, the key/value
+     * cache type of the float16 variants), and tokenizer_config.json carries the chat template, where
+     * transformers.js reads it.
      */
-    private static void writeConfigs(Path artifactsDir, Path out, Integer imageLongestEdge) throws IOException {
+    private static void writeConfigs(Path artifactsDir, Path out, Integer imageLongestEdge, DeploymentVariants variants)
+            throws IOException {
         ObjectMapper json = new ObjectMapper();
         Path processor = out.resolve("preprocessor_config.json");
         if (imageLongestEdge != null && Files.isRegularFile(processor)) {
@@ -170,7 +180,16 @@ public final class DeploymentExporter {
         ObjectNode config = (ObjectNode) json.readTree(artifactsDir.resolve("config.json").toFile());
         ObjectNode js = config.putObject("transformers.js_config");
         js.put("use_external_data_format", true);
-        js.put("dtype", "fp32");
+        js.put("dtype", variants.defaultPrecision().id());
+        ObjectNode kvCache = json.createObjectNode();
+        for (DeploymentDtype p : variants.precisions()) {
+            if (p.compute() == DType.FLOAT16) {
+                kvCache.put(p.id(), "float16");
+            }
+        }
+        if (!kvCache.isEmpty()) {
+            js.set("kv_cache_dtype", kvCache);
+        }
         json.writerWithDefaultPrettyPrinter().writeValue(out.resolve("config.json").toFile(), config);
         Path tokenizerConfig = artifactsDir.resolve("tokenizer_config.json");
         ObjectNode tc = Files.isRegularFile(tokenizerConfig) ? (ObjectNode) json.readTree(tokenizerConfig.toFile())

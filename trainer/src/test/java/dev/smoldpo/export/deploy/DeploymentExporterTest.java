@@ -58,8 +58,13 @@ class DeploymentExporterTest {
         artifacts = SmolVlmExporter.export(modelDir, root.resolve("artifacts"), new SmolVlmExporter.Options("demo",
                 new LoraConfig(4, 8, 0, LoraConfig.DEFAULT_TARGETS, false), DpoConfig.DEFAULT, AdamWConfig.DEFAULT, 3));
         config = ModelConfig.load(modelDir);
-        // "trained" adapters: random B, so the merge changes every adapted weight
-        Checkpoint initial = CheckpointReader.read(artifacts.checkpoint());
+        trained = randomAdapters(artifacts.checkpoint(), root.resolve("trained.ckpt"));
+        deploy = DeploymentExporter.export(artifacts.dir(), trained, root.resolve("deploy"));
+    }
+
+    /** "Trained" adapters: the initial checkpoint with random lora_B, so the merge changes every adapted weight. */
+    static Path randomAdapters(Path initialCheckpoint, Path out) throws Exception {
+        Checkpoint initial = CheckpointReader.read(initialCheckpoint);
         SplittableRandom r = new SplittableRandom(4);
         List<CheckpointTensor> tensors = new ArrayList<>();
         for (CheckpointTensor t : initial.trainable()) {
@@ -71,9 +76,8 @@ class DeploymentExporterTest {
             }
             tensors.add(CheckpointTensor.ofFloats(t.name(), t.dims(), v));
         }
-        trained = root.resolve("trained.ckpt");
-        CheckpointWriter.write(Checkpoint.of(tensors, List.of()), trained);
-        deploy = DeploymentExporter.export(artifacts.dir(), trained, root.resolve("deploy"));
+        CheckpointWriter.write(Checkpoint.of(tensors, List.of()), out);
+        return out;
     }
 
     @Test
