@@ -17,12 +17,16 @@ import java.util.Map;
  * as DPO's demo answers are), and the completion is the one next word (max_completion_length 1: every colour
  * is one token, " red" .. " orange").
  *
- * <p>Why temperature 3: the demo model's logits are bounded (a frozen final RMSNorm and lm_head under LoRA),
+ * <p>Why temperature 4: the demo model's logits are bounded (a frozen final RMSNorm and lm_head under LoRA),
  * so at temperature 1 the policy soon puts all the probability it can on one colour for every image (a
  * colour-word format reward makes this immediate), the other colours are then never sampled, every group's
  * rewards are equal and the signal is gone (greedy accuracy stuck at one colour's share, ~0.14). Sampled and
- * trained at temperature 3 (TRL divides the logits by it in the loss too) the policy cannot concentrate that
- * far, every colour keeps being sampled, and the argmax, which greedy evaluation reads, learns the image.
+ * trained at a high temperature (TRL divides the logits by it in the loss too) the policy cannot concentrate
+ * that far, every colour keeps being sampled, and the argmax, which greedy evaluation reads, learns the image.
+ * Measured on 2 cores (lr 5e-3 decaying linearly, beta 0.04, one thread; greedy held-out accuracy at the end):
+ * temperature 3, 600 steps: 0.75-0.80 on seeds 1 and 2 (with a constant rate: 0.59-0.95, unstable);
+ * temperature 4, 600 steps: 0.953, 0.938, 0.766, 0.969 on seeds 1, 2, 3, 42; 900 steps: 0.969 on seed 3
+ * (DemoGrpoEndToEndTest runs seed 42). beta 0.04 keeps the KL near 0.085.
  */
 public final class GrpoDemo {
     public static final int TRAIN_PROMPTS = 384;
@@ -38,16 +42,17 @@ public final class GrpoDemo {
         m.put("output_dir", "runs/grpo-demo");
         m.put("artifacts_dir", "onnx-artifacts/grpo-demo");
         m.put("image_longest_edge", "32");
-        m.put("learning_rate", "3e-3");
-        m.put("max_steps", "400");
+        m.put("learning_rate", "5e-3");
+        m.put("max_steps", "900");
         m.put("num_generations", "32");
         m.put("per_device_train_batch_size", "512");
         m.put("max_completion_length", "1");
-        m.put("temperature", "3.0");
+        m.put("temperature", "4.0");
+        m.put("beta", "0.04");
         m.put("answer_prefix", "It is");
         m.put("reward_funcs", "normalised_match");
         m.put("logging_steps", "10");
-        m.put("eval_steps", "20");
+        m.put("eval_steps", "50");
         m.put("save_steps", "50");
         m.put("save_total_limit", "2");
         return m;
