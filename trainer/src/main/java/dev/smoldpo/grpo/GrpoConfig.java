@@ -5,6 +5,8 @@ import dev.smoldpo.grpo.sampling.SamplingSettings;
 import dev.smoldpo.model.smolvlm.GrpoLossType;
 import dev.smoldpo.train.config.ConfigException;
 import dev.smoldpo.train.config.Key;
+import dev.smoldpo.train.config.LrSchedule;
+import dev.smoldpo.train.config.TrainConfig.LrSchedulerType;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -13,7 +15,8 @@ import java.util.List;
  * meanings; {@link GrpoSettings} binds the layers (defaults here, the demo recipe, a config file, flags).
  * As in TRL, per_device_train_batch_size counts completions: a micro-batch holds
  * per_device_train_batch_size / num_generations prompts with all their completions, and an optimizer step
- * gradient_accumulation_steps micro-batches. Defaults are TRL's except learning_rate (1e-4 instead of
+ * gradient_accumulation_steps micro-batches. The learning rate follows HF's schedule (linear decay to 0 by
+ * default) over the optimizer updates. Defaults are TRL's except learning_rate (1e-4 instead of
  * 1e-6: LoRA on small models, as for fit) and max_steps (a run length must be given: no epochs here).
  */
 public record GrpoConfig(
@@ -27,8 +30,12 @@ public record GrpoConfig(
         Path artifactsDir,
         @Key(doc = "prompts with answers: JSONL with prompt, image and answer fields (default: the built-in demo)")
         Path dataset,
-        @Key(def = "1e-4", doc = "(HF) AdamW learning rate, constant")
+        @Key(def = "1e-4", doc = "(HF) peak AdamW learning rate")
         double learningRate,
+        @Key(def = "linear", doc = "(HF) linear, cosine, constant or constant_with_warmup, over max_steps x num_iterations updates")
+        String lrSchedulerType,
+        @Key(def = "0", doc = "(HF) fraction of the updates spent warming up")
+        double warmupRatio,
         @Key(def = "100", doc = "(HF) optimizer steps of the run")
         int maxSteps,
         @Key(def = "8", doc = "(HF) completions per micro-batch (a multiple of num_generations)")
@@ -135,6 +142,19 @@ public record GrpoConfig(
 
     public GrpoLossType loss() {
         return GrpoLossType.fromTrl(lossType);
+    }
+
+    /** HF's learning-rate schedule over the run's optimizer updates (max_steps x num_iterations). */
+    public LrSchedule schedule() {
+        LrSchedulerType type;
+        try {
+            type = LrSchedulerType.valueOf(lrSchedulerType.strip().toUpperCase(java.util.Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException("lr_scheduler_type must be linear, cosine, constant or constant_with_warmup, not '"
+                    + lrSchedulerType + "'");
+        }
+        long updates = (long) maxSteps * numIterations;
+        return LrSchedule.of(type, learningRate, updates, LrSchedule.warmupSteps(updates, 0, warmupRatio));
     }
 
     public SamplingSettings sampling() {

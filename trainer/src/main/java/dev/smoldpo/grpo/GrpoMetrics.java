@@ -45,7 +45,8 @@ final class GrpoMetrics {
         add("frac_reward_zero_std", zero / adv.std().length);
     }
 
-    void add(long step, List<GrpoStepRunner.ScoredGroup> groups, GrpoStepRunner.Result r, double samplingSeconds,
+    void add(long step, List<GrpoStepRunner.ScoredGroup> groups, GrpoStepRunner.Result r, double learningRate,
+             double samplingSeconds,
              double trainSeconds) {
         List<Double> lengths = new ArrayList<>();
         for (GrpoStepRunner.ScoredGroup g : groups) {
@@ -65,7 +66,7 @@ final class GrpoMetrics {
             add("clip_ratio/low_min", m.lowMin());
             add("clip_ratio/high_max", m.highMax());
         }
-        add("learning_rate", config.learningRate());
+        add("learning_rate", learningRate); // the rate of this step's update, as HF logs it
         add("sampling_tokens_per_second", r.completionTokens() / samplingSeconds);
         // the training graphs process every completion token num_iterations times, plus one forward for the old log-probs
         add("train_tokens_per_second", r.completionTokens() * config.numIterations() / trainSeconds);

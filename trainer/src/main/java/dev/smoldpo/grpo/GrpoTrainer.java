@@ -8,6 +8,7 @@ import dev.smoldpo.grpo.sampling.LivePolicySampler;
 import dev.smoldpo.grpo.sampling.SampledGroup;
 import dev.smoldpo.grpo.sampling.TrainingParameters;
 import dev.smoldpo.hf.ModelConfig;
+import dev.smoldpo.train.config.LrSchedule;
 import dev.smoldpo.train.GracefulStop;
 import dev.smoldpo.train.TrainingSession;
 import dev.smoldpo.train.support.MetricsLog;
@@ -68,7 +69,7 @@ public final class GrpoTrainer {
                     .map(p -> new TrainingParameters.Spec(p.name(), p.shape().stream().mapToLong(Long::parseLong).toArray()))
                     .toList();
             sampler.updateAdapters(TrainingParameters.read(session.ort(), specs));
-            session.ort().setLearningRate((float) c.learningRate());
+            LrSchedule schedule = c.schedule();
             RunCheckpoints checkpoints = new RunCheckpoints(c.outputDir(), c.saveTotalLimit());
             GrpoStepRunner runner = new GrpoStepRunner(c, ModelConfig.load(artifactsDir), session, reference);
             GrpoEvaluator evaluator = new GrpoEvaluator(heldOut, c);
@@ -96,12 +97,15 @@ public final class GrpoTrainer {
                                 + " (resume with --resume once the reward works)", e);
                     }
                     long t2 = System.nanoTime();
+                    // one rate for the num_iterations updates of a sampled batch (HF's exactly when it is 1)
+                    double lr = schedule.lr((step - 1) * c.numIterations());
+                    session.ort().setLearningRate((float) lr);
                     GrpoStepRunner.Result r = runner.run(groups);
                     sampler.updateAdapters(TrainingParameters.read(session.ort(), specs));
                     long t3 = System.nanoTime();
                     state = state.afterStep(step, 0, 0, 0, step, state.pairsSeen() + prompts.size(),
                             state.tokensSeen() + r.completionTokens(), state.trainSeconds() + (t3 - t0) / 1e9);
-                    metrics.add(step, groups, r, (t1 - t0) / 1e9, (t3 - t2) / 1e9);
+                    metrics.add(step, groups, r, lr, (t1 - t0) / 1e9, (t3 - t2) / 1e9);
                     if (step % c.loggingSteps() == 0 || step == c.maxSteps()) {
                         metrics.log(log, step, out);
                     }

@@ -59,7 +59,9 @@ class GrpoPairingTest {
     void batchedTrainingLogProbsAndAdvantagesMatchEachPromptSampledAlone() throws Exception {
         GrpoConfig config = new GrpoSettings().layer(GrpoDemo.recipe(), "demo recipe")
                 .layer(Map.of("num_generations", "3", "per_device_train_batch_size", "12", "max_completion_length", "3",
-                        "learning_rate", "1e-2"), "test").bind();
+                        "learning_rate", "1e-2",
+                        // the sampler's log-probs are of the temperature-1 logits; the demo's beta needs a --kl export
+                        "temperature", "1.0", "beta", "0"), "test").bind();
         Path trained = randomB(root.resolve("trained.ckpt"), 5, 0.3);
         try (LivePolicySampler sampler = LivePolicySampler.open(artifacts, 1, false);
              TrainingSession session = TrainingSession.open(new ArtifactFiles(artifacts), trained, 1)) {
