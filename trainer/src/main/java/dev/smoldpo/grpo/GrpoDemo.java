@@ -25,7 +25,7 @@ import java.util.Map;
  * that far, every colour keeps being sampled, and the argmax, which greedy evaluation reads, learns the image.
  * Measured on 2 cores (lr 5e-3 decaying linearly, beta 0.04, one thread; greedy held-out accuracy at the end):
  * temperature 3, 600 steps: 0.75-0.80 on seeds 1 and 2 (with a constant rate: 0.59-0.95, unstable);
- * temperature 4, 600 steps: 0.953, 0.938, 0.766, 0.969 on seeds 1, 2, 3, 42; 900 steps: 0.969 on seed 3
+ * temperature 4, 600 steps: 0.953, 0.938, 0.766, 0.969 on seeds 1, 2, 3, 42; 900 steps: 0.969 on seeds 1, 3, 42
  * (DemoGrpoEndToEndTest runs seed 42). beta 0.04 keeps the KL near 0.085.
  */
 public final class GrpoDemo {
