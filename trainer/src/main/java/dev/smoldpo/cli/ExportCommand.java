@@ -17,7 +17,7 @@ import picocli.CommandLine.Option;
                 "a merged ONNX folder (onnx/vision_encoder, embed_tokens, decoder_model_merged) for transformers.js,",
                 "Optimum, ONNX Runtime and trainer.jar generate."})
 public final class ExportCommand implements Callable<Integer> {
-    @Option(names = "--run", required = true, description = "The fit output folder (its train_config.json names the artifacts).")
+    @Option(names = "--run", required = true, description = "The fit or grpo output folder (its train_config.json or grpo_config.json names the artifacts).")
     Path run;
 
     @Option(names = "--checkpoint", description = "A checkpoint-N folder of the run (default: the latest).")
@@ -51,29 +51,44 @@ public final class ExportCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("--dtype / --block-size: " + e.getMessage(), e);
         }
-        Path configFile = run.resolve("train_config.json");
-        if (!Files.isRegularFile(configFile)) {
-            throw new IllegalArgumentException(run + " is not a fit run (train_config.json missing)");
-        }
-        TrainConfig config = TrainConfig.load(configFile);
-        if (config.artifactsDir() == null) {
-            throw new IllegalArgumentException(configFile + " does not name its artifacts_dir");
-        }
+        RunSettings settings = RunSettings.of(run);
         Path ckpt = checkpoint != null ? checkpoint : new RunCheckpoints(run, null).latest()
                 .orElseThrow(() -> new IllegalArgumentException(run + " has no checkpoint-N folder"));
         Path ortCheckpoint = RunCheckpoints.load(ckpt).ortCheckpoint();
         Path target = out != null ? out : run.resolve("export");
         if (!format.equals("onnx")) {
-            Path peft = PeftAdapterExporter.export(config.artifactsDir(), ortCheckpoint, target.resolve("peft"), baseModel);
+            Path peft = PeftAdapterExporter.export(settings.artifactsDir(), ortCheckpoint, target.resolve("peft"), baseModel);
             System.out.println("PEFT adapter: " + peft);
         }
         if (!format.equals("peft")) {
-            Path onnx = DeploymentExporter.export(config.artifactsDir(), ortCheckpoint, target.resolve("onnx"),
-                    config.imageLongestEdge(), variants);
+            Path onnx = DeploymentExporter.export(settings.artifactsDir(), ortCheckpoint, target.resolve("onnx"),
+                    settings.imageLongestEdge(), variants);
             System.out.println("merged ONNX model (" + String.join(", ", variants.precisions().stream().map(Object::toString).toList())
                     + "): " + onnx + "  (trainer.jar generate --model " + onnx + " --dtype " + variants.defaultPrecision()
                     + " --image ... --prompt ...)");
         }
         return 0;
+    }
+
+    /** What export needs of a run: its artifacts and image size, from a fit's or a grpo run's settings. */
+    record RunSettings(Path artifactsDir, Integer imageLongestEdge) {
+        static RunSettings of(Path run) throws java.io.IOException {
+            Path fit = run.resolve("train_config.json");
+            Path grpo = run.resolve("grpo_config.json");
+            RunSettings s;
+            if (Files.isRegularFile(fit)) {
+                TrainConfig c = TrainConfig.load(fit);
+                s = new RunSettings(c.artifactsDir(), c.imageLongestEdge());
+            } else if (Files.isRegularFile(grpo)) {
+                dev.smoldpo.grpo.GrpoConfig c = new dev.smoldpo.grpo.GrpoSettings().file(grpo).bind();
+                s = new RunSettings(c.artifactsDir(), c.imageLongestEdge());
+            } else {
+                throw new IllegalArgumentException(run + " is not a fit or grpo run (no train_config.json or grpo_config.json)");
+            }
+            if (s.artifactsDir() == null) {
+                throw new IllegalArgumentException(run + "'s settings do not name its artifacts_dir");
+            }
+            return s;
+        }
     }
 }

@@ -76,6 +76,9 @@ class GrpoRunTest {
             moved |= !java.util.Arrays.equals(start.get(name), xs.get(name));
         }
         assertTrue(moved, "training moved the adapters");
+        // export takes a grpo run like a fit run: the adapter of the latest checkpoint
+        assertEquals(0, Main.run("export", "--run", whole.toString(), "--format", "peft"));
+        assertTrue(Files.size(whole.resolve("export").resolve("peft").resolve("adapter_model.safetensors")) > 0);
     }
 
     @Test
