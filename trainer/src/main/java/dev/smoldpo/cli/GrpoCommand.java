@@ -1,6 +1,7 @@
 package dev.smoldpo.cli;
 
 import dev.smoldpo.grpo.GrpoConfig;
+import dev.smoldpo.grpo.GrpoDataset;
 import dev.smoldpo.grpo.GrpoDemo;
 import dev.smoldpo.grpo.GrpoPrompt;
 import dev.smoldpo.grpo.GrpoSettings;
@@ -67,9 +68,9 @@ public final class GrpoCommand implements Callable<Integer> {
             settings.file(configFile);
         }
         GrpoConfig config = settings.layer(given, "command line").bind();
-        if (!demo) {
-            throw new IllegalArgumentException("dataset: GRPO over a user dataset is not supported yet; run the demo "
-                    + "(no dataset) or see issue 14");
+        if (!demo && config.artifactsDir() == null) {
+            throw new IllegalArgumentException("artifacts_dir: a dataset needs the artifacts of its model, from "
+                    + "export-artifacts --loss grpo (with --kl for beta > 0)");
         }
         Path artifacts = config.artifactsDir() != null ? config.artifactsDir() : DEMO_ARTIFACTS;
         if (!Files.isRegularFile(artifacts.resolve("manifest.json"))) {
@@ -86,7 +87,8 @@ public final class GrpoCommand implements Callable<Integer> {
         List<List<GrpoPrompt>> prompts;
         try (SmolVlmProcessor processor = SmolVlmProcessor.load(artifacts, model,
                 config.imageLongestEdge() == null ? 0 : config.imageLongestEdge(), Device.CPU)) {
-            prompts = GrpoDemo.prompts(processor, config.answerPrefix());
+            prompts = demo ? GrpoDemo.prompts(processor, config.answerPrefix())
+                    : GrpoDataset.load(config.dataset(), processor, config.answerPrefix(), config.evalSamples());
         }
         GrpoTrainer trainer = new GrpoTrainer(config, System.out);
         trainer.stopAfter(stopAfterStep);

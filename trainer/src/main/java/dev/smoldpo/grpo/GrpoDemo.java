@@ -1,7 +1,6 @@
 package dev.smoldpo.grpo;
 
 import dev.smoldpo.data.DemoDataset;
-import dev.smoldpo.data.text.ChatMessage;
 import dev.smoldpo.grpo.sampling.EncodedPrompt;
 import dev.smoldpo.nativelib.DecodedImage;
 import dev.smoldpo.processor.SmolVlmProcessor;
@@ -72,13 +71,8 @@ public final class GrpoDemo {
         List<GrpoPrompt> train = new ArrayList<>();
         List<GrpoPrompt> heldOut = new ArrayList<>();
         for (DemoDataset.Pair item : items) {
-            List<ChatMessage> prompt = List.of(ChatMessage.user(DemoDataset.QUESTION, 1));
-            EncodedPrompt encoded;
-            try (SmolVlmProcessor.Images images = processor.preprocess(List.of(DecodedImage.decode(item.png())))) {
-                long[] ids = processor.promptIds(prompt, images.grids(), assistantAnswerStart(answerPrefix));
-                encoded = new EncodedPrompt(ids, new dev.smoldpo.model.smolvlm.DpoCollator.Tiles(images.tiles(),
-                        images.pixels().pixelValuesArray(), null));
-            }
+            EncodedPrompt encoded = GrpoDataset.encode(processor, DemoDataset.QUESTION,
+                    List.of(DecodedImage.decode(item.png())), answerPrefix);
             GrpoPrompt p = new GrpoPrompt(encoded, DemoDataset.QUESTION, Map.of(ANSWER, item.colour()));
             (train.size() < TRAIN_PROMPTS ? train : heldOut).add(p);
         }
