@@ -1,13 +1,11 @@
 package dev.smoldpo.infer;
 
-import ai.onnxruntime.NodeInfo;
 import ai.onnxruntime.OnnxJavaType;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
-import ai.onnxruntime.TensorInfo;
 import dev.smoldpo.hf.ModelConfig;
 import dev.smoldpo.runtime.FirstRunProfile;
 import dev.smoldpo.runtime.OrtRuntime;
@@ -47,12 +45,10 @@ public final class CachedDecoder implements AutoCloseable {
     private final OrtSession vision;
     private final OrtSession embed;
     private final OrtSession decoder;
-    private final Set<String> decoderInputs;
+    private final DecoderInputs inputs;
     private final Set<String> visionInputs;
     /** The placement check of each session's first run, by session. */
     private final Map<OrtSession, FirstRunProfile> placement;
-    private OnnxJavaType cacheType = OnnxJavaType.FLOAT;
-    private OnnxJavaType embedsType = OnnxJavaType.FLOAT;
 
     private CachedDecoder(Path[] files, ModelConfig config, OrtEnvironment env, OrtSession.SessionOptions options,
                           OrtSession vision, OrtSession embed, OrtSession decoder, Map<OrtSession, FirstRunProfile> placement)
@@ -67,7 +63,7 @@ public final class CachedDecoder implements AutoCloseable {
         this.embed = embed;
         this.decoder = decoder;
         this.placement = placement;
-        this.decoderInputs = decoder.getInputNames();
+        this.inputs = new DecoderInputs(decoder, decoderFile, config, env);
         this.visionInputs = vision.getInputNames();
     }
 
@@ -113,7 +109,9 @@ public final class CachedDecoder implements AutoCloseable {
             OrtSession embed = create(env, files[1], options, check, placement, opened);
             OrtSession decoder = create(env, files[2], options, check, placement, opened);
             CachedDecoder d = new CachedDecoder(files, config, env, options, vision, embed, decoder, placement);
-            d.checkInputs();
+            if (!d.embed.getInputNames().contains("input_ids")) {
+                throw new InferenceException(d.embedFile + " has no input_ids input");
+            }
             return d;
         } catch (OrtException | RuntimeException e) {
             for (int i = opened.size() - 1; i >= 0; i--) {
@@ -142,63 +140,9 @@ public final class CachedDecoder implements AutoCloseable {
         placement.get(session).afterRun(session);
     }
 
-    private void checkInputs() throws OrtException {
-        List<String> missing = new ArrayList<>();
-        for (String name : List.of("inputs_embeds", "attention_mask")) {
-            if (!decoderInputs.contains(name)) {
-                missing.add(name);
-            }
-        }
-        for (int i = 0; i < layers(); i++) {
-            for (String kind : List.of("key", "value")) {
-                if (!decoderInputs.contains(pastName(i, kind))) {
-                    missing.add(pastName(i, kind));
-                }
-            }
-        }
-        if (!missing.isEmpty()) {
-            throw new InferenceException(decoderFile + " lacks the inputs " + missing
-                    + " (config.json has " + layers() + " layers)");
-        }
-        if (!embed.getInputNames().contains("input_ids")) {
-            throw new InferenceException(embedFile + " has no input_ids input");
-        }
-        embedsType = floatType(decoder.getInputInfo().get("inputs_embeds"), "inputs_embeds");
-        NodeInfo past = decoder.getInputInfo().get(pastName(0, "key"));
-        if (past.getInfo() instanceof TensorInfo t) {
-            cacheType = floatType(past, pastName(0, "key"));
-            long[] shape = t.getShape();
-            if (shape.length != 4 || shape[1] > 0 && shape[1] != kvHeads() || shape[3] > 0 && shape[3] != headDim()) {
-                throw new InferenceException(decoderFile + ": past_key_values.0.key has shape "
-                        + Arrays.toString(shape) + ", config.json says [batch, " + kvHeads() + ", past, " + headDim() + "]");
-            }
-        }
-    }
-
-    /** FLOAT or FLOAT16: the element type the decoder declares for one of its inputs. */
-    private OnnxJavaType floatType(NodeInfo input, String name) {
-        OnnxJavaType t = input.getInfo() instanceof TensorInfo info ? info.type : null;
-        if (t != OnnxJavaType.FLOAT && t != OnnxJavaType.FLOAT16) {
-            throw new InferenceException(decoderFile + ": input " + name + " is " + t + "; float32 and float16 are supported");
-        }
-        return t;
-    }
-
     /** Hidden size of the text model: the width of one embedding row. */
     public int hidden() {
         return config.text().hiddenSize();
-    }
-
-    private int layers() {
-        return config.text().numHiddenLayers();
-    }
-
-    private int kvHeads() {
-        return config.text().numKeyValueHeads();
-    }
-
-    private int headDim() {
-        return config.text().headDim();
     }
 
     /** {@code embed_tokens} of {@code ids}: [ids.length × hidden] floats. */
@@ -276,7 +220,7 @@ public final class CachedDecoder implements AutoCloseable {
      * positions: [keep × vocab] floats.
      */
     public float[] logits(float[] embeds, int len, int keep) throws OrtException {
-        Map<String, OnnxTensor> past = emptyPast();
+        Map<String, OnnxTensor> past = inputs.emptyPast();
         try (OrtSession.Result r = run(embeds, len, 0, past, keep)) {
             return floats((OnnxTensor) r.get("logits").orElseThrow(() -> new InferenceException(
                     decoderFile + " has no logits output")));
@@ -293,14 +237,14 @@ public final class CachedDecoder implements AutoCloseable {
         private float[] logits;
 
         private Cache() throws OrtException {
-            this.past = emptyPast();
+            this.past = inputs.emptyPast();
         }
 
         private void run(float[] embeds, int len) throws OrtException {
             OrtSession.Result r = CachedDecoder.this.run(embeds, len, length, past, 1);
             release();
             held = r;
-            past = presents(r);
+            past = inputs.presents(r);
             length += len;
             logits = lastLogits(r);
         }
@@ -340,30 +284,8 @@ public final class CachedDecoder implements AutoCloseable {
     private OrtSession.Result run(float[] embeds, int len, int pastLen, Map<String, OnnxTensor> past, int keep)
             throws OrtException {
         Map<String, OnnxTensor> in = new HashMap<>(past);
-        List<OnnxTensor> created = new ArrayList<>();
+        List<OnnxTensor> created = inputs.feed(in, embeds, len, pastLen, keep);
         try {
-            long[] embedsShape = {1, len, hidden()};
-            created.add(put(in, "inputs_embeds", embedsType == OnnxJavaType.FLOAT16
-                    ? OnnxTensor.createTensor(env, HalfFloats.encode(embeds, len * hidden()), embedsShape, OnnxJavaType.FLOAT16)
-                    : OnnxTensor.createTensor(env, FloatBuffer.wrap(embeds, 0, len * hidden()), embedsShape)));
-            long[] mask = new long[pastLen + len];
-            Arrays.fill(mask, 1);
-            created.add(put(in, "attention_mask", OnnxTensor.createTensor(env, LongBuffer.wrap(mask), new long[] {1, mask.length})));
-            if (decoderInputs.contains("position_ids")) {
-                long[] pos = new long[len];
-                for (int i = 0; i < len; i++) {
-                    pos[i] = pastLen + i;
-                }
-                created.add(put(in, "position_ids", OnnxTensor.createTensor(env, LongBuffer.wrap(pos), new long[] {1, len})));
-            }
-            if (decoderInputs.contains("num_logits_to_keep")) {
-                created.add(put(in, "num_logits_to_keep", OnnxTensor.createTensor(env, LongBuffer.wrap(new long[] {keep}),
-                        new long[0])));
-            }
-            if (decoderInputs.contains("use_cache_branch")) {
-                created.add(put(in, "use_cache_branch", OnnxTensor.createTensor(env, ByteBuffer.allocateDirect(1)
-                        .put((byte) (pastLen > 0 ? 1 : 0)).flip(), new long[] {1}, OnnxJavaType.BOOL)));
-            }
             OrtSession.Result r = decoder.run(in);
             try {
                 checked(decoder);
@@ -375,41 +297,6 @@ public final class CachedDecoder implements AutoCloseable {
         } finally {
             created.forEach(OnnxTensor::close);
         }
-    }
-
-    private static OnnxTensor put(Map<String, OnnxTensor> in, String name, OnnxTensor t) {
-        in.put(name, t);
-        return t;
-    }
-
-    /** Empty caches [1, kv, 0, head_dim] for every layer, of the decoder's cache type. */
-    private Map<String, OnnxTensor> emptyPast() throws OrtException {
-        Map<String, OnnxTensor> past = new HashMap<>();
-        try {
-            for (int i = 0; i < layers(); i++) {
-                for (String kind : List.of("key", "value")) {
-                    past.put(pastName(i, kind), OnnxTensor.createTensor(env, ByteBuffer.allocateDirect(0),
-                            new long[] {1, kvHeads(), 0, headDim()}, cacheType));
-                }
-            }
-        } catch (OrtException | RuntimeException e) {
-            past.values().forEach(OnnxTensor::close);
-            throw e;
-        }
-        return past;
-    }
-
-    /** The present.* outputs of {@code r} under the past_key_values.* input names (owned by {@code r}). */
-    private Map<String, OnnxTensor> presents(OrtSession.Result r) {
-        Map<String, OnnxTensor> past = new HashMap<>();
-        for (int i = 0; i < layers(); i++) {
-            for (String kind : List.of("key", "value")) {
-                String name = "present." + i + "." + kind;
-                OnnxValue v = r.get(name).orElseThrow(() -> new InferenceException(decoderFile + " has no output " + name));
-                past.put(pastName(i, kind), (OnnxTensor) v);
-            }
-        }
-        return past;
     }
 
     private float[] lastLogits(OrtSession.Result r) {
@@ -430,10 +317,6 @@ public final class CachedDecoder implements AutoCloseable {
         float[] out = new float[b.remaining()];
         b.get(out);
         return out;
-    }
-
-    private static String pastName(int layer, String kind) {
-        return "past_key_values." + layer + "." + kind;
     }
 
     @Override

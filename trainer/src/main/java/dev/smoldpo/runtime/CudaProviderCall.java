@@ -3,13 +3,10 @@ package dev.smoldpo.runtime;
 import ai.onnxruntime.OrtSession;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.lang.reflect.Field;
-import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
@@ -25,9 +22,7 @@ import java.util.Optional;
  * {@code tools/gpu-check.sh}). The CUDA build exports the C function
  * {@code OrtSessionOptionsAppendExecutionProvider_CUDA(OrtSessionOptions*, int device_id)}
  * (onnxruntime/core/session/provider_bridge_ort.cc); we call it on the options' native handle.
- * Its OrtStatus, when not null, is read with the C API's {@code GetErrorMessage} and released
- * with {@code ReleaseStatus} (their positions in the OrtApi table of include/onnxruntime/core/
- * session/onnxruntime_c_api.h: 2 and 93).
+ * A non-null OrtStatus is read and released through {@link OrtCApi}.
  */
 final class CudaProviderCall {
     static final String SYMBOL = "OrtSessionOptionsAppendExecutionProvider_CUDA";
@@ -40,20 +35,17 @@ final class CudaProviderCall {
     private static final String APPEND_V2 =
             "_ZN7OrtApis45SessionOptionsAppendExecutionProvider_CUDA_V2EP17OrtSessionOptionsPK24OrtCUDAProviderOptionsV2";
     private static final String RELEASE_V2 = "_ZN7OrtApis26ReleaseCUDAProviderOptionsEP24OrtCUDAProviderOptionsV2";
-    private static final int ORT_API_VERSION = 28;
-    private static final int GET_ERROR_MESSAGE = 2;
-    private static final int RELEASE_STATUS = 93;
 
     private CudaProviderCall() {}
 
     /**
-     * Appends the CUDA provider for {@code device}; {@code library} is the libonnxruntime.so this
+     * Appends the CUDA provider for {@code device} to the options, for the libonnxruntime.so this
      * process loaded.
      *
      * @throws IllegalStateException with ORT's message when the provider cannot be added
      */
-    static void append(OrtSession.SessionOptions options, int device, Path library) {
-        append(options, device, library, providerOptions(device, System.getenv(OPTIONS_ENV)));
+    static void append(OrtSession.SessionOptions options, int device) {
+        append(options, device, providerOptions(device, System.getenv(OPTIONS_ENV)));
     }
 
     /**
@@ -78,31 +70,30 @@ final class CudaProviderCall {
         return options;
     }
 
-    static void append(OrtSession.SessionOptions options, int device, Path library, Map<String, String> providerOptions) {
-        Linker linker = Linker.nativeLinker();
-        SymbolLookup lookup = SymbolLookup.loaderLookup().or(SymbolLookup.libraryLookup(library, Arena.global()));
-        Optional<MemorySegment> legacy = lookup.find(SYMBOL);
+    static void append(OrtSession.SessionOptions options, int device, Map<String, String> providerOptions) {
+        OrtCApi c = OrtCApi.get();
+        Optional<MemorySegment> legacy = c.symbol(SYMBOL);
         if (legacy.isEmpty()) {
-            throw new IllegalStateException("the ONNX Runtime library " + library + " has no CUDA provider (no " + SYMBOL
+            throw new IllegalStateException("the ONNX Runtime library " + OrtRuntime.nativeLibrary() + " has no CUDA provider (no " + SYMBOL
                     + "): build trainer.jar with -Port-gpu");
         }
         MemorySegment sessionOptions = MemorySegment.ofAddress(nativeHandle(options));
         try {
-            Optional<MemorySegment> create = lookup.find(CREATE_V2);
-            Optional<MemorySegment> update = lookup.find(UPDATE_V2);
-            Optional<MemorySegment> appendV2 = lookup.find(APPEND_V2);
-            Optional<MemorySegment> release = lookup.find(RELEASE_V2);
+            Optional<MemorySegment> create = c.symbol(CREATE_V2);
+            Optional<MemorySegment> update = c.symbol(UPDATE_V2);
+            Optional<MemorySegment> appendV2 = c.symbol(APPEND_V2);
+            Optional<MemorySegment> release = c.symbol(RELEASE_V2);
             if (create.isEmpty() || update.isEmpty() || appendV2.isEmpty() || release.isEmpty()) {
                 // a build without the V2 entry points: the device alone, ORT's defaults otherwise
-                check(linker, lookup, (MemorySegment) linker.downcallHandle(legacy.get(),
+                c.check((MemorySegment) c.downcall(legacy.get(),
                         FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_INT))
-                        .invokeExact(sessionOptions, device));
+                        .invokeExact(sessionOptions, device), SYMBOL);
                 return;
             }
             try (Arena arena = Arena.ofConfined()) {
                 MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
-                check(linker, lookup, (MemorySegment) linker.downcallHandle(create.get(),
-                        FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS)).invokeExact(out));
+                c.check((MemorySegment) c.downcall(create.get(),
+                        FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS)).invokeExact(out), "CreateCUDAProviderOptions");
                 MemorySegment cuda = out.get(ValueLayout.ADDRESS, 0);
                 try {
                     MemorySegment keys = arena.allocate(ValueLayout.ADDRESS, providerOptions.size());
@@ -113,25 +104,21 @@ final class CudaProviderCall {
                         values.setAtIndex(ValueLayout.ADDRESS, i, arena.allocateFrom(e.getValue()));
                         i++;
                     }
-                    check(linker, lookup, (MemorySegment) linker.downcallHandle(update.get(), FunctionDescriptor.of(
+                    c.check((MemorySegment) c.downcall(update.get(), FunctionDescriptor.of(
                             ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.ADDRESS,
-                            ValueLayout.JAVA_LONG)).invokeExact(cuda, keys, values, (long) providerOptions.size()));
-                    check(linker, lookup, (MemorySegment) linker.downcallHandle(appendV2.get(), FunctionDescriptor.of(
-                            ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.ADDRESS)).invokeExact(sessionOptions, cuda));
+                            ValueLayout.JAVA_LONG)).invokeExact(cuda, keys, values, (long) providerOptions.size()),
+                            "UpdateCUDAProviderOptions");
+                    c.check((MemorySegment) c.downcall(appendV2.get(), FunctionDescriptor.of(
+                            ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.ADDRESS)).invokeExact(sessionOptions, cuda),
+                            "SessionOptionsAppendExecutionProvider_CUDA_V2");
                 } finally {
-                    linker.downcallHandle(release.get(), FunctionDescriptor.ofVoid(ValueLayout.ADDRESS)).invokeExact(cuda);
+                    c.downcall(release.get(), FunctionDescriptor.ofVoid(ValueLayout.ADDRESS)).invokeExact(cuda);
                 }
             }
         } catch (RuntimeException | Error e) {
             throw e;
         } catch (Throwable t) {
             throw new IllegalStateException("adding ORT's CUDA provider failed: " + t, t);
-        }
-    }
-
-    private static void check(Linker linker, SymbolLookup lookup, MemorySegment status) throws Throwable {
-        if (status.address() != 0) {
-            throw new IllegalStateException(statusMessage(linker, lookup, status));
         }
     }
 
@@ -146,19 +133,4 @@ final class CudaProviderCall {
         }
     }
 
-    /** The message of a non-null OrtStatus*, which is then released. */
-    private static String statusMessage(Linker linker, SymbolLookup lookup, MemorySegment status) throws Throwable {
-        MemorySegment getApiBase = lookup.find("OrtGetApiBase").orElseThrow();
-        MemorySegment base = ((MemorySegment) linker.downcallHandle(getApiBase, FunctionDescriptor.of(ValueLayout.ADDRESS))
-                .invokeExact()).reinterpret(16);
-        MemorySegment api = ((MemorySegment) linker.downcallHandle(base.get(ValueLayout.ADDRESS, 0),
-                FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.JAVA_INT)).invokeExact(ORT_API_VERSION))
-                .reinterpret(8L * (RELEASE_STATUS + 1));
-        MemorySegment text = (MemorySegment) linker.downcallHandle(api.get(ValueLayout.ADDRESS, 8L * GET_ERROR_MESSAGE),
-                FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS)).invokeExact(status);
-        String message = text.reinterpret(Integer.MAX_VALUE).getString(0);
-        linker.downcallHandle(api.get(ValueLayout.ADDRESS, 8L * RELEASE_STATUS), FunctionDescriptor.ofVoid(ValueLayout.ADDRESS))
-                .invokeExact(status);
-        return message;
-    }
 }

@@ -102,11 +102,11 @@ public final class OrtRuntime {
      */
     public static void addCudaProvider(OrtSession.SessionOptions options, int device) throws OrtException {
         enableCuda();
-        CudaProviderCall.append(options, device, nativeLibrary());
+        CudaProviderCall.append(options, device);
     }
 
     /** The libonnxruntime.so.1 this process loads (after {@link #environment()}). */
-    static synchronized Path nativeLibrary() {
+    public static synchronized Path nativeLibrary() {
         environment();
         return nativeFolder.resolve(OrtNativeFolder.MAIN_LIBRARY);
     }

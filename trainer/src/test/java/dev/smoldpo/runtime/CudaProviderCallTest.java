@@ -20,7 +20,7 @@ class CudaProviderCallTest {
         OrtRuntime.environment();
         try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
             IllegalStateException e = assertThrows(IllegalStateException.class,
-                    () -> CudaProviderCall.append(options, 0, OrtRuntime.nativeLibrary()));
+                    () -> CudaProviderCall.append(options, 0));
             String message = e.getMessage();
             assertFalse(message == null || message.isBlank(), "ORT's status message is empty");
             assertFalse(message.contains("not compiled with CUDA support"), message);

@@ -3,12 +3,11 @@ package dev.smoldpo.grpo.sampling;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtTrainingSession;
+import dev.smoldpo.runtime.OrtCApi;
 import dev.smoldpo.runtime.OrtRuntime;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.lang.reflect.Field;
@@ -40,9 +39,6 @@ import java.util.Map;
  * the demo (5,632 values): 13 ms for a first read (binding the C API included), 2.4 ms for saveCheckpoint + read.
  */
 public final class TrainingParameters {
-    private static final int ORT_API_VERSION = 28;
-    private static final int GET_ERROR_MESSAGE = 2;
-    private static final int RELEASE_STATUS = 93;
     private static final int GET_TRAINING_API = 219;
     private static final int GET_PARAMETERS_SIZE = 16;
     private static final int COPY_PARAMETERS_TO_BUFFER = 17;
@@ -135,57 +131,29 @@ public final class TrainingParameters {
         }
     }
 
-    /** The few C API functions, bound once. */
+    /** The two training-API functions, bound once. */
     private static final class Api {
-        private final MethodHandle getErrorMessage;
-        private final MethodHandle releaseStatus;
+        private final OrtCApi c = OrtCApi.get();
         private final MethodHandle getParametersSize;
         private final MethodHandle copyParametersToBuffer;
 
         Api() {
-            Linker linker = Linker.nativeLinker();
-            String library = System.getProperty("onnxruntime.native.onnxruntime.path");
-            SymbolLookup lookup = SymbolLookup.loaderLookup();
-            if (library != null) {
-                lookup = lookup.or(SymbolLookup.libraryLookup(java.nio.file.Path.of(library), Arena.global()));
-            }
-            MemorySegment getApiBase = lookup.find("OrtGetApiBase").orElseThrow(() -> new IllegalStateException(
-                    "the ONNX Runtime library " + library + " exports no OrtGetApiBase"));
             try {
-                MemorySegment base = ((MemorySegment) linker.downcallHandle(getApiBase,
-                        FunctionDescriptor.of(ValueLayout.ADDRESS)).invokeExact()).reinterpret(16);
-                MemorySegment getApi = base.get(ValueLayout.ADDRESS, 0);
-                MemorySegment ortApi = ((MemorySegment) linker.downcallHandle(getApi,
-                        FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.JAVA_INT)).invokeExact(ORT_API_VERSION));
-                if (ortApi.address() == 0) {
-                    throw new IllegalStateException("ONNX Runtime does not offer C API version " + ORT_API_VERSION);
-                }
-                ortApi = ortApi.reinterpret(8L * (GET_TRAINING_API + 1));
-                MemorySegment trainingApi = ((MemorySegment) linker.downcallHandle(entry(ortApi, GET_TRAINING_API),
-                        FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.JAVA_INT)).invokeExact(ORT_API_VERSION));
+                MemorySegment trainingApi = (MemorySegment) c.apiFunction(GET_TRAINING_API,
+                        FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.JAVA_INT)).invokeExact(OrtCApi.ORT_API_VERSION);
                 if (trainingApi.address() == 0) {
                     throw new IllegalStateException("this ONNX Runtime library has no training API");
                 }
                 trainingApi = trainingApi.reinterpret(8L * (COPY_PARAMETERS_TO_BUFFER + 1));
-                getErrorMessage = linker.downcallHandle(entry(ortApi, GET_ERROR_MESSAGE),
-                        FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS));
-                releaseStatus = linker.downcallHandle(entry(ortApi, RELEASE_STATUS),
-                        FunctionDescriptor.ofVoid(ValueLayout.ADDRESS));
-                getParametersSize = linker.downcallHandle(entry(trainingApi, GET_PARAMETERS_SIZE),
-                        FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.ADDRESS,
-                                ValueLayout.JAVA_BOOLEAN));
-                copyParametersToBuffer = linker.downcallHandle(entry(trainingApi, COPY_PARAMETERS_TO_BUFFER),
-                        FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG,
-                                ValueLayout.JAVA_BOOLEAN));
+                getParametersSize = c.function(trainingApi, GET_PARAMETERS_SIZE, FunctionDescriptor.of(ValueLayout.ADDRESS,
+                        ValueLayout.JAVA_LONG, ValueLayout.ADDRESS, ValueLayout.JAVA_BOOLEAN));
+                copyParametersToBuffer = c.function(trainingApi, COPY_PARAMETERS_TO_BUFFER, FunctionDescriptor.of(
+                        ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_BOOLEAN));
             } catch (RuntimeException | Error e) {
                 throw e;
             } catch (Throwable t) {
                 throw new IllegalStateException("cannot bind ONNX Runtime's training C API: " + t, t);
             }
-        }
-
-        private static MemorySegment entry(MemorySegment table, int index) {
-            return table.get(ValueLayout.ADDRESS, 8L * index);
         }
 
         long parametersSize(long session) {
@@ -210,15 +178,8 @@ public final class TrainingParameters {
             }
         }
 
-        /** A non-null OrtStatus* is an error: its message, then the status released. */
         private void check(MemorySegment status, String call) throws Throwable {
-            if (status.address() == 0) {
-                return;
-            }
-            MemorySegment message = ((MemorySegment) getErrorMessage.invokeExact(status)).reinterpret(Long.MAX_VALUE);
-            String text = message.getString(0);
-            releaseStatus.invokeExact(status);
-            throw new IllegalStateException("ONNX Runtime's " + call + " failed: " + text);
+            c.check(status, call);
         }
     }
 }
