@@ -21,6 +21,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Unmatched;
 
@@ -34,8 +35,12 @@ import picocli.CommandLine.Unmatched;
                 "With no dataset: the built-in demo (tiny SmolVLM, coloured-shapes preferences), exported if needed.",
                 "An output folder that holds a run is resumed with --resume, or restarted with --overwrite-output-dir."})
 public final class FitCommand implements Callable<Integer> {
-    @Option(names = "--config", description = "A YAML or JSON file of training settings (e.g. a run's train_config.json).")
-    Path configFile;
+    @Mixin
+    RunOptions run;
+
+    @Unmatched
+    List<String> flags;
+
 
     @Option(names = "--artifacts", description = "Artifacts folder from export-artifacts (default: onnx-artifacts/demo).")
     Path artifacts;
@@ -44,15 +49,10 @@ public final class FitCommand implements Callable<Integer> {
             + "such as openbmb/RLHF-V-Dataset (downloaded when online). Default: the generated demo set.")
     Path dataset;
 
-    @Option(names = "--resume", description = "Resume from the latest checkpoint in output_dir "
-            + "(from another one: --resume-from-checkpoint DIR).")
-    boolean resume;
 
     @Option(names = "--precompute-ref", description = "Compute every reference log-prob up front, with a progress bar (the default; same as --precompute-ref-log-probs true).")
     boolean precomputeRef;
 
-    @Option(names = "--list-keys", description = "Print every setting key with its type, default and description, then exit.")
-    boolean listKeys;
 
     @Option(names = "--demo", description = "Start from the demo recipe's settings (implied when no dataset is given).")
     boolean demoRecipe;
@@ -60,32 +60,24 @@ public final class FitCommand implements Callable<Integer> {
     @Option(names = "--toy", description = "Train the toy LoRA MLP instead (a smoke test of the compiler).")
     boolean toy;
 
-    /** Stops right after step N's checkpoint, as if the process had been killed there (tests of resume). */
-    @Option(names = "--stop-after-step", hidden = true)
-    long stopAfterStep;
 
-    @Unmatched
-    List<String> flags;
 
     @Override
     public Integer call() throws Exception {
         if (toy) {
             return fitToy();
         }
-        if (listKeys) {
+        if (run.listKeys) {
             SettingsHelp.print(System.out);
             return 0;
         }
-        Map<String, String> given = parseFlags(flags);
+        Map<String, String> given = run.given(flags);
         putIfSet(given, "dataset", dataset);
         putIfSet(given, "artifacts_dir", artifacts);
-        if (resume && given.keySet().stream().noneMatch(k -> k.replace('-', '_').equals("resume_from_checkpoint"))) {
-            given.put("resume_from_checkpoint", "latest");
-        }
         if (precomputeRef) {
             given.put("precompute_ref_log_probs", "true");
         }
-        RunSetup setup = RunSetup.layers(configFile, given, demoRecipe);
+        RunSetup setup = RunSetup.layers(run.configFile, given, demoRecipe);
         ConfigLayers layers = setup.layers();
         TrainConfig asGiven = layers.bind();
         Path artifactsDir = RunSetup.artifacts(layers, setup.demo());
@@ -109,7 +101,7 @@ public final class FitCommand implements Callable<Integer> {
         ResolvedConfig resolved = layers.resolve();
         resolved.warnings().forEach(w -> System.out.println("warning: " + w));
         try (DpoTrainer trainer = new DpoTrainer(resolved, artifactsDir, data, System.out)) {
-            trainer.stopAfter(stopAfterStep);
+            trainer.stopAfter(run.stopAfterStep);
             FitSummary s = trainer.fit();
             System.out.println();
             s.lines(BenchExportCommand.peakRssBytes() / 1073741824.0).forEach(System.out::println);

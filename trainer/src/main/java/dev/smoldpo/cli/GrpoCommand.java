@@ -15,7 +15,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Unmatched;
 
 /** GRPO training of the LoRA adapters from the live policy's samples; with no arguments, the built-in demo. */
@@ -28,35 +28,22 @@ import picocli.CommandLine.Unmatched;
 public final class GrpoCommand implements Callable<Integer> {
     static final Path DEMO_ARTIFACTS = Path.of("onnx-artifacts", "grpo-demo");
 
-    @Option(names = "--config", description = "A YAML or JSON file of settings (e.g. a run's grpo_config.json).")
-    Path configFile;
-
-    @Option(names = "--resume", description = "Resume from the latest checkpoint in output_dir.")
-    boolean resume;
-
-    @Option(names = "--list-keys", description = "Print every setting key with its type, default and description, then exit.")
-    boolean listKeys;
-
-    /** Stops right after step N's checkpoint, as if the process had been killed there (tests of resume). */
-    @Option(names = "--stop-after-step", hidden = true)
-    long stopAfterStep;
+    @Mixin
+    RunOptions run;
 
     @Unmatched
     List<String> flags;
 
     @Override
     public Integer call() throws Exception {
-        if (listKeys) {
+        if (run.listKeys) {
             GrpoSettings.describe().forEach(System.out::println);
             return 0;
         }
-        Map<String, String> given = FitCommand.parseFlags(flags);
-        if (resume) {
-            given.putIfAbsent("resume_from_checkpoint", "latest");
-        }
+        Map<String, String> given = run.given(flags);
         GrpoSettings probe = new GrpoSettings();
-        if (configFile != null) {
-            probe.file(configFile);
+        if (run.configFile != null) {
+            probe.file(run.configFile);
         }
         // only whether a dataset is named: the other keys are checked once the recipe is layered under them
         boolean demo = !probe.layer(given, "command line").hasValue("dataset");
@@ -64,8 +51,8 @@ public final class GrpoCommand implements Callable<Integer> {
         if (demo) {
             settings.layer(GrpoDemo.recipe(), "demo recipe");
         }
-        if (configFile != null) {
-            settings.file(configFile);
+        if (run.configFile != null) {
+            settings.file(run.configFile);
         }
         GrpoConfig config = settings.layer(given, "command line").bind();
         if (!demo && config.artifactsDir() == null) {
@@ -91,7 +78,7 @@ public final class GrpoCommand implements Callable<Integer> {
                     : GrpoDataset.load(config.dataset(), processor, config.answerPrefix(), config.evalSamples());
         }
         GrpoTrainer trainer = new GrpoTrainer(config, System.out);
-        trainer.stopAfter(stopAfterStep);
+        trainer.stopAfter(run.stopAfterStep);
         Map<Long, Double> curve = trainer.train(artifacts, prompts.get(0), prompts.get(1),
                 settings.toJson().toPrettyString());
         System.out.println("greedy held-out accuracy by step: " + curve);
