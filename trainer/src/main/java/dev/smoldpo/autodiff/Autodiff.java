@@ -17,7 +17,8 @@ import java.util.Set;
  * Reverse-mode automatic differentiation over a {@link Graph}: appends to the graph the nodes that
  * compute d loss / d t for each requested tensor t. Only nodes on a path from a requested tensor to
  * the loss get gradient nodes; frozen branches get none. Gradients reaching a tensor along several
- * paths are summed.
+ * paths are summed. Forward values inside recompute scopes are recomputed for the gradient rules
+ * ({@link Recomputation}).
  */
 public final class Autodiff {
     private Autodiff() {}
@@ -54,6 +55,7 @@ public final class Autodiff {
             }
         }
 
+        Recomputation recomputation = new Recomputation(graph, nodes);
         Map<Value, List<Value>> contributions = new HashMap<>();
         contributions.computeIfAbsent(loss, k -> new ArrayList<>()).add(graph.constant(
                 dev.smoldpo.onnx.TensorData.scalar(loss.dtype(), 1.0).withDims(loss.shape().fixedDims())));
@@ -86,7 +88,7 @@ public final class Autodiff {
                 throw new GraphException("no gradient rule for op '" + node.qualifiedOp() + "' (" + node
                         + "), which lies between a trainable tensor and the loss");
             }
-            List<Value> inGrads = rule.apply(new VjpContext(graph, node, outGrads, wanted));
+            List<Value> inGrads = rule.apply(new VjpContext(graph, node, outGrads, wanted, recomputation));
             for (int i = 0; i < wanted.length; i++) {
                 if (!wanted[i]) {
                     continue;

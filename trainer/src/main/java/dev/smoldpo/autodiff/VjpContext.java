@@ -17,12 +17,14 @@ public final class VjpContext {
     private final Node node;
     private final List<Value> outputGrads;
     private final boolean[] wanted;
+    private final Recomputation recomputation;
 
-    VjpContext(Graph graph, Node node, List<Value> outputGrads, boolean[] wanted) {
+    VjpContext(Graph graph, Node node, List<Value> outputGrads, boolean[] wanted, Recomputation recomputation) {
         this.graph = graph;
         this.node = node;
         this.outputGrads = outputGrads;
         this.wanted = wanted;
+        this.recomputation = recomputation;
     }
 
     public Graph graph() {
@@ -33,12 +35,23 @@ public final class VjpContext {
         return node;
     }
 
+    /** Forward input {@code i} (recomputed when it lies inside a recompute scope). */
     public Value input(int i) {
-        return node.input(i);
+        return recomputation.forBackward(node.input(i), anyGrad());
     }
 
+    /** Forward output {@code i} (recomputed when it lies inside a recompute scope). */
     public Value output(int i) {
-        return node.output(i);
+        return recomputation.forBackward(node.output(i), anyGrad());
+    }
+
+    private Value anyGrad() {
+        for (Value g : outputGrads) {
+            if (g != null) {
+                return g;
+            }
+        }
+        throw new IllegalStateException(node + ": a gradient rule ran without an output gradient");
     }
 
     /** The gradient flowing into output {@code i}, or null when that output does not reach the loss. */

@@ -22,6 +22,7 @@ public final class Graph {
     private final Map<String, Value> values = new HashMap<>();
     private final Map<String, Integer> nameCounters = new HashMap<>();
     private final java.util.Set<String> nodeNames = new java.util.HashSet<>();
+    private String recomputeScope;
 
     public Graph(String name) {
         this.name = name;
@@ -105,6 +106,25 @@ public final class Graph {
         return new NodeBuilder(this, OpKey.MS_DOMAIN, opType);
     }
 
+    /**
+     * Builds {@code body} with every node it adds tagged with the recompute scope {@code scope}: the
+     * gradient pass recomputes the values made and used only inside the scope from the values that enter
+     * it, so those values need not stay alive until the backward pass (gradient checkpointing). A scope
+     * opened inside another joins the outer one; a null scope changes nothing.
+     */
+    public <T> T recomputeScope(String scope, java.util.function.Supplier<T> body) {
+        if (scope == null || recomputeScope != null) {
+            return body.get();
+        }
+        String outer = recomputeScope;
+        recomputeScope = scope;
+        try {
+            return body.get();
+        } finally {
+            recomputeScope = outer;
+        }
+    }
+
     List<Value> addNode(String domain, String opType, List<Value> nodeInputs, Map<String, Object> attrs,
                         List<String> outputNames, int outputCount, String nodeName, Shape knownShape) {
         String qualified = OpKey.of(domain, opType);
@@ -123,7 +143,7 @@ public final class Graph {
             throw new GraphException("unknown op '" + qualified + "' (node '" + resolvedNodeName
                     + "'); known ops: " + OpSchemas.knownOps());
         }
-        Node node = new Node(resolvedNodeName, opType, domain, nodeInputs, attrs);
+        Node node = new Node(resolvedNodeName, opType, domain, nodeInputs, attrs, recomputeScope);
         List<OpSchema.Out> types = schema.infer(node, outputCount);
         List<Value> outs = new ArrayList<>();
         for (int i = 0; i < types.size(); i++) {

@@ -15,9 +15,17 @@ public final class Node {
     private final List<Value> inputs;
     private List<Value> outputs;
     private final Map<String, Object> attributes;
+    /** The recompute scope the node was built in (see {@link Graph#recomputeScope}), or null. */
+    private final String recomputeScope;
 
     Node(String name, String opType, String domain, List<Value> inputs, Map<String, Object> attributes) {
+        this(name, opType, domain, inputs, attributes, null);
+    }
+
+    Node(String name, String opType, String domain, List<Value> inputs, Map<String, Object> attributes,
+         String recomputeScope) {
         this.name = name;
+        this.recomputeScope = recomputeScope;
         this.opType = opType;
         this.domain = domain;
         this.inputs = Collections.unmodifiableList(new java.util.ArrayList<>(inputs));
@@ -26,6 +34,14 @@ public final class Node {
 
     void setOutputs(List<Value> outputs) {
         this.outputs = List.copyOf(outputs);
+    }
+
+    /**
+     * The recompute scope this forward node belongs to, or null: the gradient pass computes the scope's
+     * inner values again instead of keeping them alive from the forward pass ({@code autodiff.Recomputation}).
+     */
+    public String recomputeScope() {
+        return recomputeScope;
     }
 
     public String name() {
