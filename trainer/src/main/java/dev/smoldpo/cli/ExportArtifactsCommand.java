@@ -9,6 +9,7 @@ import dev.smoldpo.hf.hub.HubProgress;
 import dev.smoldpo.model.lora.LoraConfig;
 import dev.smoldpo.model.smolvlm.DpoConfig;
 import dev.smoldpo.model.smolvlm.DpoLossType;
+import dev.smoldpo.model.smolvlm.ActivationRecompute;
 import dev.smoldpo.model.smolvlm.Precision;
 import dev.smoldpo.model.smolvlm.SmolVlmExporter;
 import dev.smoldpo.model.toy.ToyLoraMlp;
@@ -94,6 +95,14 @@ public final class ExportArtifactsCommand implements Callable<Integer> {
                     + "no bf16/fp16 MatMul)."})
     String precision;
 
+    @Option(names = "--recompute", defaultValue = "none", paramLabel = "none|attention|vision|layers",
+            description = {"Activations the backward pass recomputes instead of keeping them from the forward pass, "
+                    + "trading compute for memory (default: ${DEFAULT-VALUE}). attention: each attention's score and "
+                    + "probability matrices, as a memory-efficient attention kernel does; layers: everything but each "
+                    + "layer's input, as transformers' gradient_checkpointing=True; vision: layers for the vision "
+                    + "encoder, attention for the decoder."})
+    String recompute;
+
     @Option(names = "--seed", defaultValue = "42", description = "Seed of the LoRA initialisation and of the demo model (default: ${DEFAULT-VALUE}).")
     long seed;
 
@@ -107,11 +116,15 @@ public final class ExportArtifactsCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         AdamWConfig adamw = new AdamWConfig(beta1, beta2, epsilon, weightDecay, maxGradNorm);
         Precision chosen = Precision.fromConfig(precision);
+        ActivationRecompute recomputed = ActivationRecompute.fromConfig(recompute);
         long start = System.nanoTime();
         ArtifactFiles files;
         if (toy) {
             if (chosen != Precision.FP32) {
                 throw new IllegalArgumentException("--precision " + precision + ": the toy model is exported in fp32 only");
+            }
+            if (recomputed != ActivationRecompute.NONE) {
+                throw new IllegalArgumentException("--recompute " + recompute + ": the toy model has no layers to recompute");
             }
             String exportName = name != null ? name : "toy";
             files = exportToy(out != null ? out : Path.of("onnx-artifacts", exportName), exportName, adamw);
@@ -122,7 +135,7 @@ public final class ExportArtifactsCommand implements Callable<Integer> {
                     targetModules == null ? LoraConfig.DEFAULT_TARGETS : targetModules, textOnly);
             DpoConfig dpo = new DpoConfig(DpoLossType.fromTrl(lossType), labelSmoothing, referenceFree);
             files = SmolVlmExporter.export(modelDir, out != null ? out : Path.of("onnx-artifacts", exportName),
-                    new SmolVlmExporter.Options(exportName, lora, dpo, adamw, seed, chosen, grpo()));
+                    new SmolVlmExporter.Options(exportName, lora, dpo, adamw, seed, chosen, grpo(), recomputed));
         }
         ModelSummary training = ModelSummary.read(files.training());
         System.out.printf("exported %s in %.1f s (%s): training graph %,d nodes, %d trainable tensors%n", files.dir(),

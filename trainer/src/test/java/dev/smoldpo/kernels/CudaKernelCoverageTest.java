@@ -66,6 +66,9 @@ class CudaKernelCoverageTest {
         // mixed precision: matmuls and attention in bf16 / fp16, statistics and loss in float32
         Path bf16 = export("bf16", "--precision", "bf16");
         export("fp16", "--precision", "fp16");
+        // recomputed activations: the gates (Size, Greater, Where in bf16, And on masks) and the copies
+        export("bf16-recompute-layers", "--precision", "bf16", "--recompute", "layers");
+        export("recompute-attention-dropout", "--recompute", "attention", "--lora-dropout", "0.1");
         Path erfDemo = root.resolve("demo-erf-gelu");
         DemoModel.write(erfDemo, 7);
         ObjectNode config = (ObjectNode) JSON.readTree(erfDemo.resolve("config.json").toFile());
@@ -166,8 +169,8 @@ class CudaKernelCoverageTest {
             graphs.add(n.graph());
             ops.add(n.domain() + "::" + n.op());
         });
-        // 10 exports of 4 graphs; the demo's deployment in fp32, fp16, q4 and q4f16, the erf one in fp32; 3 x 2 sampling graphs
-        assertEquals(10 * 4 + 4 * 3 + 3 + 3 * 2, graphs.size(), "graphs checked: " + graphs);
+        // 12 exports of 4 graphs; the demo's deployment in fp32, fp16, q4 and q4f16, the erf one in fp32; 3 x 2 sampling graphs
+        assertEquals(12 * 4 + 4 * 3 + 3 + 3 * 2, graphs.size(), "graphs checked: " + graphs);
         for (String half : List.of("tensor(bfloat16)", "tensor(float16)")) {
             assertTrue(NODES.stream().anyMatch(n -> n.op().equals("MatMul") && n.inputs().contains(half)),
                     "a " + half + " MatMul was checked");
@@ -176,7 +179,7 @@ class CudaKernelCoverageTest {
                 "com.microsoft::Gelu", "ai.onnx::Dropout", "ai.onnx::SequenceAt", "ai.onnx::SequenceConstruct", "ai.onnx::TopK",
                 "ai.onnx::MatMul", "com.microsoft::MatMulNBits", "com.microsoft::GatherBlockQuantized",
                 "ai.onnx::LayerNormalization", "ai.onnx::Shape", "ai.onnx::Range", "ai.onnx::NonZero",
-                "ai.onnx::Exp", "ai.onnx::Where", "ai.onnx::Less", "ai.onnx::Greater")) {
+                "ai.onnx::Exp", "ai.onnx::Where", "ai.onnx::Less", "ai.onnx::Greater", "ai.onnx::Size", "ai.onnx::And")) {
             assertTrue(ops.contains(op), op + " is among the checked ops " + ops);
         }
     }

@@ -30,6 +30,7 @@ public final class SmolVlmDpoModel implements ModelDefinition {
     private final DpoConfig dpo;
     private final long seed;
     private final NumericTypes types;
+    private final ActivationRecompute recompute;
     private final List<LoraTargets.Target> targets;
 
     /** A float32 model. */
@@ -40,6 +41,13 @@ public final class SmolVlmDpoModel implements ModelDefinition {
     /** A model whose graphs store their frozen weights and compute in {@code types} (the LoRA masters stay FLOAT). */
     public SmolVlmDpoModel(ModelConfig config, FrozenWeights weights, LoraConfig lora, DpoConfig dpo, long seed,
                            NumericTypes types) {
+        this(config, weights, lora, dpo, seed, types, ActivationRecompute.NONE);
+    }
+
+    /** As above, with the training graph recomputing the activations {@code recompute} names in its backward pass. */
+    public SmolVlmDpoModel(ModelConfig config, FrozenWeights weights, LoraConfig lora, DpoConfig dpo, long seed,
+                           NumericTypes types, ActivationRecompute recompute) {
+        this.recompute = recompute;
         this.config = config;
         this.weights = weights;
         this.lora = lora;
@@ -92,7 +100,7 @@ public final class SmolVlmDpoModel implements ModelDefinition {
     SmolVlmGraph adaptedGraph(Graph g, Map<String, Value> trainable, boolean training) {
         Map<String, LoraTargets.Target> byModule = new LinkedHashMap<>();
         targets.forEach(t -> byModule.put(t.module(), t));
-        return new SmolVlmGraph(g, config, weights, types, byModule, trainable, lora, training);
+        return new SmolVlmGraph(g, config, weights, types, byModule, trainable, lora, training, recompute);
     }
 
     @Override

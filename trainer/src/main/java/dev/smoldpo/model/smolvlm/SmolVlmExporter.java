@@ -31,14 +31,25 @@ import java.util.Map;
 public final class SmolVlmExporter {
     /**
      * Settings of an export; {@code precision} is the type the frozen weights are stored and computed in;
-     * {@code grpo} non-null exports GRPO's loss ({@link SmolVlmGrpoModel}) instead of DPO's ({@code dpo} unused).
+     * {@code grpo} non-null exports GRPO's loss ({@link SmolVlmGrpoModel}) instead of DPO's ({@code dpo} unused);
+     * {@code recompute} names the activations the training graph recomputes instead of keeping (null: none).
      */
     public record Options(String name, LoraConfig lora, DpoConfig dpo, AdamWConfig adamw, long seed, Precision precision,
-                          Grpo grpo) {
+                          Grpo grpo, ActivationRecompute recompute) {
         public Options {
             if (precision == null) {
                 throw new IllegalArgumentException("precision must be set (fp32, bf16 or fp16)");
             }
+            recompute = recompute == null ? ActivationRecompute.NONE : recompute;
+        }
+
+        public Options(String name, LoraConfig lora, DpoConfig dpo, AdamWConfig adamw, long seed, Precision precision,
+                       Grpo grpo) {
+            this(name, lora, dpo, adamw, seed, precision, grpo, null);
+        }
+
+        public Options withRecompute(ActivationRecompute chosen) {
+            return new Options(name, lora, dpo, adamw, seed, precision, grpo, chosen);
         }
 
         /** A DPO export. */
@@ -60,6 +71,9 @@ public final class SmolVlmExporter {
 
     /** The manifest key recording {@link Options#precision()}; an absent key means fp32 (exports before it existed). */
     public static final String PRECISION = "precision";
+
+    /** The manifest key recording {@link Options#recompute()}; an absent key means none (exports before it existed). */
+    public static final String RECOMPUTE = "recompute";
 
     public static final String REFERENCE = "reference_model.onnx";
     /**
@@ -102,10 +116,10 @@ public final class SmolVlmExporter {
             WeightCheck.verify(config, file);
             FrozenWeights frozen = new FrozenWeights(file);
             SmolVlmDpoModel model = new SmolVlmDpoModel(config, frozen, options.lora(), options.dpo(),
-                    options.seed(), options.precision().types());
+                    options.seed(), options.precision().types(), options.recompute());
             Map<String, Object> extra = manifestExtra(modelDir, config, model, options);
             ModelDefinition trained = options.grpo() == null ? model : new SmolVlmGrpoModel(config, frozen, options.lora(),
-                    options.grpo().kl(), options.seed(), options.precision().types());
+                    options.grpo().kl(), options.seed(), options.precision().types(), options.recompute());
             return ArtifactBuilder.build(trained, options.adamw(), outDir, options.name(), extra, (dir, weights) -> {
                 ModelWriter.write(model.referenceGraph(), dir.resolve(REFERENCE), weights);
                 // Writing the graphs' external data has read (and checked) every weight they use; this
@@ -176,6 +190,7 @@ public final class SmolVlmExporter {
             m.put("grpo", Map.of("kl", options.grpo().kl(), "importance_sampling_level", "token"));
         }
         m.put(PRECISION, options.precision().configName());
+        m.put(RECOMPUTE, options.recompute().configName());
         m.put("reference_model", REFERENCE);
         m.put("reference_outputs_image_features", !model.adaptsVision());
         return m;

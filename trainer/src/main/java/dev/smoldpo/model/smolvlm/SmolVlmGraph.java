@@ -39,9 +39,16 @@ public final class SmolVlmGraph {
     public SmolVlmGraph(Graph g, ModelConfig config, WeightSource weights, NumericTypes types,
                         Map<String, LoraTargets.Target> adapters, Map<String, Value> trainable, LoraConfig lora,
                         boolean training) {
+        this(g, config, weights, types, adapters, trainable, lora, training, ActivationRecompute.NONE);
+    }
+
+    /** As above, with the activations {@code recompute} names recomputed by the gradient pass. */
+    public SmolVlmGraph(Graph g, ModelConfig config, WeightSource weights, NumericTypes types,
+                        Map<String, LoraTargets.Target> adapters, Map<String, Value> trainable, LoraConfig lora,
+                        boolean training, ActivationRecompute recompute) {
         this.g = g;
         this.config = config;
-        this.layers = new SmolVlmLayers(g, config, weights, types, adapters, trainable, lora, training);
+        this.layers = new SmolVlmLayers(g, config, weights, types, adapters, trainable, lora, training, recompute);
         this.visionActivation = VisionActivation.of(config);
     }
 
@@ -102,14 +109,21 @@ public final class SmolVlmGraph {
         Value keyMask = g.unsqueeze(in.patchMask(), 1, 2);
         for (int l = 0; l < v.numHiddenLayers(); l++) {
             String layer = prefix + "encoder.layers." + l + ".";
-            Value h = layers.layerNorm(x, layer + "layer_norm1", v.layerNormEps());
-            x = g.add(x, visionAttention(h, layer + "self_attn.", keyMask));
-            h = layers.layerNorm(x, layer + "layer_norm2", v.layerNormEps());
-            Value up = layers.linear(h, layer + "mlp.fc1", true);
-            x = g.add(x, layers.linear(visionActivation.apply(g, up), layer + "mlp.fc2", true));
+            Value layerInput = x;
+            x = g.recomputeScope(layers.recompute().visionLayerScope(layer), () -> visionLayer(layerInput, layer, keyMask));
         }
         x = layers.layerNorm(x, prefix + "post_layernorm", v.layerNormEps());
         return connector(x, side, v.hiddenSize());
+    }
+
+    /** Idefics3EncoderLayer: pre-norm attention and MLP, each added to the residual stream. */
+    private Value visionLayer(Value x, String layer, Value keyMask) {
+        ModelConfig.VisionConfig v = config.vision();
+        Value h = layers.layerNorm(x, layer + "layer_norm1", v.layerNormEps());
+        x = g.add(x, visionAttention(h, layer + "self_attn.", keyMask));
+        h = layers.layerNorm(x, layer + "layer_norm2", v.layerNormEps());
+        Value up = layers.linear(h, layer + "mlp.fc1", true);
+        return g.add(x, layers.linear(visionActivation.apply(g, up), layer + "mlp.fc2", true));
     }
 
     /** Idefics3VisionAttention: full attention over a tile's patches, padding patches masked out. */
@@ -120,7 +134,7 @@ public final class SmolVlmGraph {
         Value q = g.transpose(g.reshape(layers.linear(h, prefix + "q_proj", true), 0, 0, heads, d), 0, 2, 1, 3);
         Value k = g.transpose(g.reshape(layers.linear(h, prefix + "k_proj", true), 0, 0, heads, d), 0, 2, 3, 1);
         Value val = g.transpose(g.reshape(layers.linear(h, prefix + "v_proj", true), 0, 0, heads, d), 0, 2, 1, 3);
-        Value out = g.matMul(layers.attentionProbabilities(g.matMul(q, k), 1 / Math.sqrt(d), keyMask), val);
+        Value out = layers.attentionCore(q, k, val, 1 / Math.sqrt(d), keyMask, prefix);
         out = g.reshape(g.transpose(out, 0, 2, 1, 3), 0, 0, (long) heads * d);
         return layers.linear(out, prefix + "out_proj", true);
     }
@@ -153,13 +167,20 @@ public final class SmolVlmGraph {
         Value[] rope = layers.rope(in.positionIds());
         for (int l = 0; l < t.numHiddenLayers(); l++) {
             String layer = prefix + "layers." + l + ".";
-            Value h = layers.rmsNorm(x, layer + "input_layernorm.weight", t.rmsNormEps());
-            Value[] qkv = layers.projectQkv(h, layer + "self_attn.", rope);
-            x = g.add(x, layers.attend(qkv[0], g.transpose(qkv[1], 0, 2, 3, 1), g.transpose(qkv[2], 0, 2, 1, 3), mask,
-                    layer + "self_attn."));
-            x = g.add(x, layers.mlp(layers.rmsNorm(x, layer + "post_attention_layernorm.weight", t.rmsNormEps()), layer));
+            Value layerInput = x;
+            x = g.recomputeScope(layers.recompute().decoderLayerScope(layer), () -> decoderLayer(layerInput, layer, mask, rope));
         }
         return layers.rmsNorm(x, prefix + "norm.weight", t.rmsNormEps());
+    }
+
+    /** LlamaDecoderLayer: pre-norm self-attention and SwiGLU MLP, each added to the residual stream. */
+    private Value decoderLayer(Value x, String layer, Value mask, Value[] rope) {
+        ModelConfig.TextConfig t = config.text();
+        Value h = layers.rmsNorm(x, layer + "input_layernorm.weight", t.rmsNormEps());
+        Value[] qkv = layers.projectQkv(h, layer + "self_attn.", rope);
+        x = g.add(x, layers.attend(qkv[0], g.transpose(qkv[1], 0, 2, 3, 1), g.transpose(qkv[2], 0, 2, 1, 3), mask,
+                layer + "self_attn."));
+        return g.add(x, layers.mlp(layers.rmsNorm(x, layer + "post_attention_layernorm.weight", t.rmsNormEps()), layer));
     }
 
     /**

@@ -31,8 +31,14 @@ public final class SmolVlmGrpoModel implements ModelDefinition {
      */
     public SmolVlmGrpoModel(ModelConfig config, FrozenWeights weights, LoraConfig lora, boolean kl, long seed,
                             NumericTypes types) {
+        this(config, weights, lora, kl, seed, types, ActivationRecompute.NONE);
+    }
+
+    /** As above, with the training graph recomputing the activations {@code recompute} names in its backward pass. */
+    public SmolVlmGrpoModel(ModelConfig config, FrozenWeights weights, LoraConfig lora, boolean kl, long seed,
+                            NumericTypes types, ActivationRecompute recompute) {
         this.kl = kl;
-        this.adapters = new SmolVlmDpoModel(config, weights, lora, DpoConfig.DEFAULT, seed, types);
+        this.adapters = new SmolVlmDpoModel(config, weights, lora, DpoConfig.DEFAULT, seed, types, recompute);
     }
 
     public boolean hasKl() {

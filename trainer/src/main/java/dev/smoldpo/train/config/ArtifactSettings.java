@@ -1,6 +1,7 @@
 package dev.smoldpo.train.config;
 
 import dev.smoldpo.artifacts.Manifest;
+import dev.smoldpo.model.smolvlm.ActivationRecompute;
 import dev.smoldpo.model.smolvlm.DpoLayout;
 import dev.smoldpo.model.smolvlm.DpoLossType;
 import dev.smoldpo.model.smolvlm.Precision;
@@ -12,10 +13,11 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.function.Function;
 
 /**
  * The settings the artifacts fix when they are exported: LoRA rank, alpha, dropout and targets, the
- * loss type and its options and the precision are compiled into the training graphs, and the manifest
+ * loss type and its options, the precision and the recomputed activations are compiled into the training graphs, and the manifest
  * lists the layouts the graphs serve. A run takes these from the manifest; a value given explicitly
  * (config file or flag) must equal the manifest's, or the run fails naming both, instead of recording a
  * setting that was never used. Artifacts of a half precision fail on {@code device: cpu} before any
@@ -38,17 +40,28 @@ public final class ArtifactSettings {
         m.put("label_smoothing", ((Number) dpo.get("label_smoothing")).doubleValue());
         m.put("reference_free", Boolean.TRUE.equals(dpo.get("reference_free")));
         m.put("precision", precision(manifest, manifestFile));
+        m.put("recompute", recompute(manifest, manifestFile));
         return m;
+    }
+
+    /** The activations the artifacts' training graph recomputes; none for manifests written before the key existed. */
+    public static ActivationRecompute recompute(Manifest manifest, Path manifestFile) {
+        return extra(manifest, manifestFile, SmolVlmExporter.RECOMPUTE, ActivationRecompute.NONE, ActivationRecompute::fromConfig);
     }
 
     /** The precision the artifacts were exported with; fp32 for manifests written before the key existed. */
     public static Precision precision(Manifest manifest, Path manifestFile) {
-        Object p = manifest.extra() == null ? null : manifest.extra().get(SmolVlmExporter.PRECISION);
-        if (p == null) {
-            return Precision.FP32;
+        return extra(manifest, manifestFile, SmolVlmExporter.PRECISION, Precision.FP32, Precision::fromConfig);
+    }
+
+    /** A setting the exporter records among the manifest's extras: {@code absent} when missing, a named error when unknown. */
+    private static <T> T extra(Manifest manifest, Path manifestFile, String key, T absent, Function<String, T> parse) {
+        Object v = manifest.extra() == null ? null : manifest.extra().get(key);
+        if (v == null) {
+            return absent;
         }
         try {
-            return Precision.fromConfig(String.valueOf(p));
+            return parse.apply(String.valueOf(v));
         } catch (IllegalArgumentException e) {
             throw new ConfigException(manifestFile + ": " + e.getMessage());
         }

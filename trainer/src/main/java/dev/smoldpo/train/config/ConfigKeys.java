@@ -114,8 +114,10 @@ public final class ConfigKeys {
             Map.entry("bf16", "the precision is fixed at export: export-artifacts --precision bf16 (the key here is precision)"),
             Map.entry("fp16", "the precision is fixed at export: export-artifacts --precision fp16 (the key here is precision)"),
             Map.entry("tf32", "training runs in float32"),
-            Map.entry("gradient_checkpointing", "only LoRA tensors are trained; ONNX Runtime plans activation memory"),
-            Map.entry("gradient_checkpointing_kwargs", "only LoRA tensors are trained; ONNX Runtime plans activation memory"),
+            Map.entry("gradient_checkpointing", "recomputation is compiled into the training graph at export: "
+                    + "export-artifacts --recompute layers (the key here is recompute)"),
+            Map.entry("gradient_checkpointing_kwargs", "recomputation is compiled into the training graph at export: "
+                    + "export-artifacts --recompute layers|attention (the key here is recompute)"),
             Map.entry("dataloader_num_workers", "data is read and encoded in the training process"),
             Map.entry("dataloader_pin_memory", "data is read and encoded in the training process"),
             Map.entry("dataset_num_proc", "data is read and encoded in the training process"),

@@ -6,6 +6,7 @@ import dev.smoldpo.model.lora.LoraConfig;
 import dev.smoldpo.model.smolvlm.DpoConfig;
 import dev.smoldpo.model.smolvlm.DpoLayout;
 import dev.smoldpo.model.smolvlm.DpoLossType;
+import dev.smoldpo.model.smolvlm.ActivationRecompute;
 import dev.smoldpo.model.smolvlm.Precision;
 import java.nio.file.Path;
 import java.util.List;
@@ -98,6 +99,9 @@ public record TrainConfig(
         @Key(def = "fp32", doc = "fp32, bf16 or fp16: type of the frozen weights, matmuls and attention (LoRA, its "
                 + "gradients and the optimizer stay fp32); fixed at export; bf16 and fp16 train with device cuda only")
         Precision precision,
+        @Key(def = "none", doc = "none, attention, vision or layers: activations the backward pass recomputes instead of keeping "
+                + "them (layers is HF's gradient_checkpointing); fixed at export (export-artifacts --recompute)")
+        ActivationRecompute recompute,
         // optimisation
         @Key(def = "1e-4", doc = "(HF) peak learning rate of AdamW")
         double learningRate,
@@ -206,6 +210,8 @@ public TrainConfig {
             require(m != null && !m.isBlank(), "lora_target_modules has an empty entry: " + loraTargetModules);
         }
         require(precision != null, "precision must be set (fp32, bf16 or fp16)");
+        // "--recompute none" reaches here as null: a flag value of none clears a key, and for this key means NONE
+        recompute = recompute == null ? ActivationRecompute.NONE : recompute;
         require(learningRate >= 0 && Double.isFinite(learningRate), "learning_rate must be >= 0, got " + learningRate);
         require(lrSchedulerType != null, "lr_scheduler_type must be set");
         require(warmupRatio >= 0 && warmupRatio <= 1, "warmup_ratio must be in [0, 1], got " + warmupRatio);
