@@ -73,11 +73,6 @@ final class Recomputation {
         }
     }
 
-    /** Whether any value is recomputed (false for graphs without recompute scopes). */
-    boolean active() {
-        return !recomputed.isEmpty();
-    }
-
     /**
      * {@code v} as a gradient rule should read it: the forward value itself, or, inside a recompute scope,
      * its copy, gated on {@code gradient} (the gradient the rule differentiates) when the scope's first copy is made.
