@@ -8,6 +8,7 @@ import dev.smoldpo.model.demo.RandomCheckpoint;
 import dev.smoldpo.hf.ModelConfig;
 import dev.smoldpo.hf.SafetensorsDtype;
 import dev.smoldpo.model.lora.LoraConfig;
+import dev.smoldpo.model.smolvlm.ActivationRecompute;
 import dev.smoldpo.model.smolvlm.DpoCollator;
 import dev.smoldpo.model.smolvlm.DpoConfig;
 import dev.smoldpo.model.smolvlm.DpoLayout;
@@ -60,6 +61,10 @@ public final class BenchExportCommand implements Callable<Integer> {
             description = "Pairs per train step, one timing per value, e.g. 1,4,8 (default: ${DEFAULT-VALUE}).")
     List<Integer> pairsPerStep;
 
+    @Option(names = "--recompute", defaultValue = "none", paramLabel = "none|attention|vision|layers",
+            description = "Activations the exported training graph recomputes in its backward pass (default: ${DEFAULT-VALUE}).")
+    String recompute;
+
     @Option(names = "--export-only", description = "Export (and print the export figures) without timing train steps.")
     boolean exportOnly;
 
@@ -101,7 +106,8 @@ public final class BenchExportCommand implements Callable<Integer> {
         ModelConfig cfg = ModelConfig.load(model);
         long start = System.nanoTime();
         ArtifactFiles files = SmolVlmExporter.export(model, work.resolve("artifacts-" + label), new SmolVlmExporter.Options(label,
-                LoraConfig.defaults(8, 8), DpoConfig.DEFAULT, AdamWConfig.DEFAULT, 1));
+                LoraConfig.defaults(8, 8), DpoConfig.DEFAULT, AdamWConfig.DEFAULT, 1)
+                .withRecompute(ActivationRecompute.fromConfig(recompute)));
         double exportSeconds = (System.nanoTime() - start) / 1e9;
         long exportRss = peakRssBytes();
         System.out.printf("%n[%s] export %.1f s, peak RSS so far %.2f GiB; nodes: training %,d, eval %,d, reference %,d; "
@@ -172,10 +178,16 @@ public final class BenchExportCommand implements Callable<Integer> {
                 Arrays.sort(timed);
                 long tokens = in.get(SmolVlmInputs.INPUT_IDS).elementCount();
                 double median = timed[timed.length / 2];
+                // between steps the activations are freed and the weights are resident (ORT may map them and
+                // touch them first in the first step), so peak minus this is the steps' own peak; glibc returns
+                // freed memory to the system only for blocks above its mmap threshold (MALLOC_MMAP_THRESHOLD_)
+                long betweenSteps = rssBytes("VmRSS:");
                 System.out.printf("[%s] %-13s %s session %.1f s; train step (%d pairs, %d token slots): first step %.2f s, "
-                                + "median %.3f s -> %.3f pairs/s, %.0f tokens/s; peak RSS %.2f GiB%n", label,
+                                + "median %.3f s -> %.3f pairs/s, %.0f tokens/s; peak RSS %.2f GiB, %.2f GiB above the RSS "
+                                + "between steps%n", label,
                         layout.configName(), cuda ? "cuda" : "cpu", openSeconds, pairs, tokens, times[0], median,
-                        pairs / median, tokens / median, peakRssBytes() / 1073741824.0);
+                        pairs / median, tokens / median, peakRssBytes() / 1073741824.0,
+                        (peakRssBytes() - betweenSteps) / 1073741824.0);
             } finally {
                 feed.values().forEach(OnnxTensor::close);
             }
@@ -206,9 +218,14 @@ public final class BenchExportCommand implements Callable<Integer> {
 
     /** VmHWM of this process (Linux), in bytes; -1 elsewhere. */
     static long peakRssBytes() {
+        return rssBytes("VmHWM:");
+    }
+
+    /** A /proc/self/status memory line (VmHWM: peak, VmRSS: now) in bytes; -1 elsewhere. */
+    private static long rssBytes(String key) {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith("VmHWM:")) {
+                if (line.startsWith(key)) {
                     return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
                 }
             }

@@ -17,6 +17,12 @@ public final class SessionSettings {
         if (threads > 0) {
             options.setIntraOpNumThreads(threads);
         }
+        String profile = System.getenv("SMOLDPO_ORT_PROFILE");
+        if (profile != null && !profile.isBlank()) {
+            // ORT's own profiler (a Chrome-trace JSON per session, written when the session closes): each
+            // node's kernel time, in execution order, for finding where a step's time goes
+            options.enableProfiling(profile);
+        }
         if (cuda) {
             try {
                 OrtRuntime.addCudaProvider(options, 0);
