@@ -9,6 +9,8 @@
 #   4. the demo `fit --device cuda` (held-out reward accuracy >= 0.90) and a CPU fit beside it (loss curves);
 #   5. SmolVLM-256M-shaped DPO train steps (random weights) at 1, 4 and 8 pairs per step, fp32 and
 #      bf16 (export-artifacts --precision bf16), pairs/s and peak GPU memory (nvidia-smi, above idle);
+#      then bf16 with recomputed activations (--recompute attention, vision, layers) at
+#      GPU_CHECK_RECOMPUTE_PAIRS (default 4 and 8);
 #   6. the PyTorch + PEFT baseline (torch_dpo_baseline.py) at the same shapes.
 # Everything goes to $OUT/gpu-check.json and $OUT/gpu-check.log ($OUT, else PACK_DIR/results).
 # Steps are skipped, with the reason recorded, once the time budget (GPU_CHECK_BUDGET_S, 480 s) runs
@@ -172,6 +174,10 @@ if [[ -n "$unpacked" ]] && (( cuda_ok )); then
     start=$(date +%s)
     run_java export-artifacts "$bench/model" --precision bf16 --out "$bench/artifacts-bf16" > "$work/export-bf16.log" 2>&1 \
       && fact export_bf16_seconds "$(( $(date +%s) - start ))"
+    for recompute in attention vision layers; do
+      run_java export-artifacts "$bench/model" --precision bf16 --recompute "$recompute" \
+        --out "$bench/artifacts-bf16-$recompute" > "$work/export-bf16-$recompute.log" 2>&1
+    done
   ) &
   export_pid=$!
 fi
@@ -285,12 +291,14 @@ if [[ -n "$export_pid" ]]; then
   else
     problem "the fp32 256M export failed: $(grep -v WARNING "$work/export-fp32.log" | tail -2 | tr '\n' ' ')"
   fi
-  if [[ -f "$bench/artifacts-bf16/manifest.json" ]]; then
-    artifacts[bf16]="$bench/artifacts-bf16"
-  else
-    reason=$(grep -v WARNING "$work/export-bf16.log" | tail -2 | tr '\n' ' ')
-    problem "export-artifacts --precision bf16 failed: $reason"; fact export_bf16 "failed: $reason"
-  fi
+  for variant in bf16 bf16-attention bf16-vision bf16-layers; do
+    if [[ -f "$bench/artifacts-$variant/manifest.json" ]]; then
+      artifacts[$variant]="$bench/artifacts-$variant"
+    else
+      reason=$(grep -v WARNING "$work/export-$variant.log" | tail -2 | tr '\n' ' ')
+      problem "export-artifacts ($variant) failed: $reason"; fact "export_$variant" "failed: $reason"
+    fi
+  done
 fi
 # per precision: ORT at 1, 4, 8 pairs, then the PyTorch + PEFT baseline at the same shapes (each pair of
 # figures complete before the next precision starts, should the time budget run out)
@@ -308,9 +316,11 @@ fi
 # bf16 first: the benchmark's goal is bf16 at 4 pairs per step
 # the baseline and its runner beside this script (tools/ of the checkout that travels with each call)
 baseline="$(dirname "${BASH_SOURCE[0]}")/torch_dpo_baseline.py"
-for precision in bf16 fp32; do
+for precision in bf16 fp32 bf16-attention bf16-vision bf16-layers; do
   if [[ -n "${artifacts[$precision]:-}" ]]; then
-    for pairs in ${GPU_CHECK_PAIRS:-1 4 8}; do
+    pair_counts="${GPU_CHECK_PAIRS:-1 4 8}"
+    [[ "$precision" == bf16-* ]] && pair_counts="${GPU_CHECK_RECOMPUTE_PAIRS:-4 8}"
+    for pairs in $pair_counts; do
       room "ort_${precision}_b$pairs" 45 || continue
       with_gpu_peak "ort_${precision}_b${pairs}_peak_mib" timeout 90 "$java" "${java_args[@]}" -jar "$jar" bench-export \
         --artifacts "${artifacts[$precision]}" --device "$dev" --pairs "$pairs" --layouts shared_prefix --steps 3 \
@@ -324,7 +334,7 @@ for precision in bf16 fp32; do
   fi
   # -- 6. the PyTorch + PEFT baseline, this precision: taken from a background run started before the
   # pack arrived (TORCH_BASELINE_DIR, see gpu-baseline.sh), else run here
-  if [[ -f "$torch_bg/started" ]]; then
+  if [[ "$precision" == bf16-* || -f "$torch_bg/started" ]]; then
     continue
   elif (( gpu )) && [[ -n "$python" && -n "$unpacked" ]] && room "torch_$precision" 75; then
     say "PyTorch + PEFT baseline, $precision"
@@ -370,6 +380,8 @@ def compare(label, a, b):
 for pairs in (1, 4, 8):
     compare(f"bf16 vs fp32 on CUDA, B={pairs}", outputs(f"ort_bf16_b{pairs}_first_step"), outputs(f"ort_fp32_b{pairs}_first_step"))
 compare("CUDA fp32 vs CPU fp32, B=1", outputs("ort_fp32_b1_first_step"), outputs("cpu_fp32_b1_first_step"))
+for variant in ("attention", "vision", "layers"):  # recomputation changes no forward value
+    compare(f"bf16 recompute {variant} vs none, B=4", outputs(f"ort_bf16-{variant}_b4_first_step"), outputs("ort_bf16_b4_first_step"))
 PY
 # the benchmark goal: ORT bf16 at B=4 against PyTorch + PEFT bf16 at B=4 (pairs/s, nvidia-smi peak above idle)
 python3 - "$facts" <<'PY' | tee "$facts/goal_bf16_b4.txt"
@@ -380,16 +392,18 @@ def read(name):
         return open(os.path.join(facts, name)).read()
     except OSError:
         return None
-ort_line, ort_mem = read("ort_bf16_b4"), read("ort_bf16_b4_peak_mib")
 torch_json, torch_mem = read("torch_bf16_b4.json"), read("torch_bf16_b4_peak_mib")
-try:
-    ort_rate = float(re.search(r"([0-9.]+) pairs/s", ort_line).group(1))
-    torch_rate = json.loads(torch_json)["results"][0]["pairs_per_second"]
-    print("bf16 B=4: ORT %.3f pairs/s, PyTorch+PEFT %.3f pairs/s: %.2fx (goal >= 2x); peak GPU memory ORT %s MiB, "
-          "PyTorch %s MiB: %.2fx (goal <= 0.6x)" % (ort_rate, torch_rate, ort_rate / torch_rate, ort_mem, torch_mem,
-                                                     int(ort_mem) / max(1, int(torch_mem))))
-except Exception as e:
-    print("bf16 B=4 goal: figures incomplete (%s: %s)" % (type(e).__name__, e))
+for variant, label in (("bf16", "recompute none"), ("bf16-attention", "recompute attention"),
+                       ("bf16-vision", "recompute vision"), ("bf16-layers", "recompute layers")):
+    ort_line, ort_mem = read("ort_%s_b4" % variant), read("ort_%s_b4_peak_mib" % variant)
+    try:
+        ort_rate = float(re.search(r"([0-9.]+) pairs/s", ort_line).group(1))
+        torch_rate = json.loads(torch_json)["results"][0]["pairs_per_second"]
+        print("bf16 B=4, %s: ORT %.3f pairs/s, PyTorch+PEFT %.3f pairs/s: %.2fx (goal >= 2x); peak GPU memory ORT %s MiB, "
+              "PyTorch %s MiB: %.2fx (goal <= 0.6x)" % (label, ort_rate, torch_rate, ort_rate / torch_rate, ort_mem,
+                                                        torch_mem, int(ort_mem) / max(1, int(torch_mem))))
+    except Exception as e:
+        print("bf16 B=4 goal, %s: figures incomplete (%s: %s)" % (label, type(e).__name__, e))
 PY
 fact elapsed_seconds "$(elapsed)"
 printf '%s\n' "${problems[@]}" > "$facts/problems.txt"
