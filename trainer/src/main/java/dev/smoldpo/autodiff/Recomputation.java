@@ -22,9 +22,9 @@ import java.util.Set;
  * {@code gradient_checkpointing_enable}) or a memory-efficient attention kernel that recomputes its
  * probabilities.
  *
- * <p>Ordering: ONNX Runtime runs a node as soon as its inputs exist (a depth-first order over the graph,
- * graph_viewer.cc), so a copy computed only from forward values could run during the forward pass and stay
- * alive just as long. Each scope's copies therefore start from its inputs passed through a gate that
+ * <p>Ordering: ONNX Runtime orders the nodes by a reverse depth-first walk from the graph's leaves
+ * (graph_viewer.cc), in which a copy computed only from forward values may land in the forward pass and then
+ * stay alive just as long as the value it repeats. Each scope's copies therefore start from its inputs passed through a gate that
  * depends on the gradient arriving at the scope ({@code Where(open, x, x)}, {@code And(x, open)} for
  * booleans, with {@code open = Size(gradient) > -1}): bit-identical values that cannot exist before the
  * backward pass reaches the scope. The gate also keeps ORT's common-subexpression elimination from merging

@@ -69,6 +69,7 @@ class CudaKernelCoverageTest {
         // recomputed activations: the gates (Size, Greater, Where in bf16, And on masks) and the copies
         export("bf16-recompute-layers", "--precision", "bf16", "--recompute", "layers");
         export("recompute-attention-dropout", "--recompute", "attention", "--lora-dropout", "0.1");
+        export("grpo-recompute-vision", "--loss", "grpo", "--kl", "--recompute", "vision");
         Path erfDemo = root.resolve("demo-erf-gelu");
         DemoModel.write(erfDemo, 7);
         ObjectNode config = (ObjectNode) JSON.readTree(erfDemo.resolve("config.json").toFile());
@@ -169,8 +170,8 @@ class CudaKernelCoverageTest {
             graphs.add(n.graph());
             ops.add(n.domain() + "::" + n.op());
         });
-        // 12 exports of 4 graphs; the demo's deployment in fp32, fp16, q4 and q4f16, the erf one in fp32; 3 x 2 sampling graphs
-        assertEquals(12 * 4 + 4 * 3 + 3 + 3 * 2, graphs.size(), "graphs checked: " + graphs);
+        // 13 exports of 4 graphs; the demo's deployment in fp32, fp16, q4 and q4f16, the erf one in fp32; 3 x 2 sampling graphs
+        assertEquals(13 * 4 + 4 * 3 + 3 + 3 * 2, graphs.size(), "graphs checked: " + graphs);
         for (String half : List.of("tensor(bfloat16)", "tensor(float16)")) {
             assertTrue(NODES.stream().anyMatch(n -> n.op().equals("MatMul") && n.inputs().contains(half)),
                     "a " + half + " MatMul was checked");
