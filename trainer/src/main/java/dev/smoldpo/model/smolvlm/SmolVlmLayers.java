@@ -157,8 +157,8 @@ public final class SmolVlmLayers {
      * The mask enters as an additive bias (0 where visible, {@link #MASKED_SCORE} elsewhere), made once per
      * mask: a visible score plus 0 is the score itself and a masked one still gets probability exactly 0, so
      * the probabilities equal those of a select by the mask, while the gradient passes through the Add
-     * untouched. A select (Where) would cost a broadcast pass over the [.., T, S] scores forward and another
-     * backward; ORT's CPU Where took 45% of a 256M train step's kernel time (ORT profile, 2 cores).
+     * untouched. A select (Where) costs a broadcast pass over the [.., T, S] scores forward and another
+     * backward (in one ORT profile of a 256M train step on 2 cores, Where took 45% of the kernel time).
      */
     Value attentionProbabilities(Value scores, double scale, Value mask) {
         Value scaled = g.mul(toFloat(scores), g.scalar(DType.FLOAT, scale));
