@@ -12,6 +12,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Supplier;
 
 /**
  * Gradient checkpointing for {@link Autodiff}: a forward value made inside a recompute scope
@@ -75,15 +76,16 @@ final class Recomputation {
 
     /**
      * {@code v} as a gradient rule should read it: the forward value itself, or, inside a recompute scope,
-     * its copy, gated on {@code gradient} (the gradient the rule differentiates) when the scope's first copy is made.
+     * its copy, gated on {@code gradient} (the gradient the rule differentiates, asked for only when the scope's
+     * first copy is made).
      */
-    Value forBackward(Value v, Value gradient) {
+    Value forBackward(Value v, Supplier<Value> gradient) {
         if (v == null || !recomputed.contains(v)) {
             return v;
         }
         Scope scope = scopes.computeIfAbsent(v.producer().recomputeScope(), k -> new Scope());
         if (scope.open == null) {
-            Value size = graph.node("Size").in(gradient).out();
+            Value size = graph.node("Size").in(gradient.get()).out();
             scope.open = graph.node("Greater").in(size, graph.longs(-1)).out();
         }
         return copy(v, scope);

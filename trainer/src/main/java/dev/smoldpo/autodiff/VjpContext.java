@@ -37,12 +37,12 @@ public final class VjpContext {
 
     /** Forward input {@code i} (recomputed when it lies inside a recompute scope). */
     public Value input(int i) {
-        return recomputation.forBackward(node.input(i), anyGrad());
+        return recomputation.forBackward(node.input(i), this::anyGrad);
     }
 
     /** Forward output {@code i} (recomputed when it lies inside a recompute scope). */
     public Value output(int i) {
-        return recomputation.forBackward(node.output(i), anyGrad());
+        return recomputation.forBackward(node.output(i), this::anyGrad);
     }
 
     private Value anyGrad() {
