@@ -90,6 +90,10 @@ public final class OpSchemas {
             return List.of(OpSchema.Out.of(target, n.input(0).shape()));
         });
         register("MatMul", 2, 2, OpSchemas::matMul);
+        // com.microsoft FusedMatMul: alpha * op(A) op(B), op transposing the last two axes where transA / transB
+        // is set (contrib_ops/cpu/math/fused_matmul.cc); the gradient graphs use it to read a frozen weight
+        // transposed without a Transpose node for ORT's constant folding to turn into a transposed copy
+        register(OpKey.of(OpKey.MS_DOMAIN, "FusedMatMul"), 2, 2, OpSchemas::matMul);
         register("ReduceSum", 1, 2, (n, c) -> reduce(n, n.input(1) == null ? null : constantLongs(n.input(1))));
         for (String op : List.of("ReduceMean", "ReduceMax", "ReduceMin")) {
             register(op, 1, 1, (n, c) -> reduce(n, n.longsAttr("axes")));
@@ -327,6 +331,11 @@ public final class OpSchemas {
             throw new GraphException(n + ": we only build MatMul on inputs of rank >= 2, got '" + a.name() + "' " + sa
                     + " and '" + b.name() + "' " + sb);
         }
+        if (n.longAttr("transBatchA", 0) != 0 || n.longAttr("transBatchB", 0) != 0) {
+            throw new GraphException(n + ": we do not build FusedMatMul with transBatchA / transBatchB");
+        }
+        sa = n.longAttr("transA", 0) != 0 ? lastTwoSwapped(sa) : sa;
+        sb = n.longAttr("transB", 0) != 0 ? lastTwoSwapped(sb) : sb;
         Dim k1 = sa.dim(-1);
         Dim k2 = sb.dim(-2);
         if (k1.isFixed() && k2.isFixed() && k1.value() != k2.value()) {
@@ -339,6 +348,12 @@ public final class OpSchemas {
         out.add(sa.dim(-2));
         out.add(sb.dim(-1));
         return List.of(OpSchema.Out.of(t, new Shape(out)));
+    }
+
+    private static Shape lastTwoSwapped(Shape s) {
+        List<Dim> dims = new ArrayList<>(s.dims());
+        java.util.Collections.swap(dims, dims.size() - 1, dims.size() - 2);
+        return new Shape(dims);
     }
 
     private static void requireSequence(Node n, int input, boolean sequence) {

@@ -110,7 +110,7 @@ final class NodeTypes {
                  "Sigmoid", "Softplus", "Relu", "Abs", "Sin", "Cos", "Erf", "Identity", "Not", "Softmax", "LogSoftmax",
                  "MatMul", "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "Reshape", "Transpose", "Unsqueeze",
                  "Squeeze", "Concat", "Slice", "Gather", "GatherElements", "Expand", "ScatterElements", "ScatterND", "Pad",
-                 "Trilu", "CumSum", "Tile", "Range", "com.microsoft::Gelu", "com.microsoft::FastGelu",
+                 "Trilu", "CumSum", "Tile", "Range", "com.microsoft::Gelu", "com.microsoft::FastGelu", "com.microsoft::FusedMatMul",
                  "com.microsoft::InplaceClipGradNorm", "com.microsoft::MatMulNBits" -> List.of(x);
             // the deployment dtypes' quantized ops (dev.smoldpo.onnx.quant): float32 out, or the scales' type
             case "com.microsoft::DynamicQuantizeMatMul" -> List.of("tensor(float)");
