@@ -10,7 +10,9 @@
 #   5. SmolVLM-256M-shaped DPO train steps (random weights) at 1, 4 and 8 pairs per step, fp32 and
 #      bf16 (export-artifacts --precision bf16), pairs/s and peak GPU memory (nvidia-smi, above idle);
 #      then bf16 with recomputed activations (--recompute attention, vision, layers) at
-#      GPU_CHECK_RECOMPUTE_PAIRS (default 4 and 8);
+#      GPU_CHECK_RECOMPUTE_PAIRS (default 4 and 8); last, bf16 at 4 pairs with SMOLDPO_SHARE_WEIGHTS=0 (each of
+#      ORT's sessions loading its own copy of the weights), and ORT's warning logs searched for a shared
+#      initializer it had to copy;
 #   6. the PyTorch + PEFT baseline (torch_dpo_baseline.py) at the same shapes.
 # Everything goes to $OUT/gpu-check.json and $OUT/gpu-check.log ($OUT, else PACK_DIR/results).
 # Steps are skipped, with the reason recorded, once the time budget (GPU_CHECK_BUDGET_S, 480 s) runs
@@ -316,13 +318,18 @@ fi
 # bf16 first: the benchmark's goal is bf16 at 4 pairs per step
 # the baseline and its runner beside this script (tools/ of the checkout that travels with each call)
 baseline="$(dirname "${BASH_SOURCE[0]}")/torch_dpo_baseline.py"
-for precision in bf16 fp32 bf16-attention bf16-vision bf16-layers; do
+# bf16-unshared: the bf16 export with each ORT session loading its own copy of the weights
+# (SMOLDPO_SHARE_WEIGHTS=0), the memory that sharing them saves
+[[ -n "${artifacts[bf16]:-}" ]] && artifacts[bf16-unshared]="${artifacts[bf16]}"
+for precision in bf16 fp32 bf16-attention bf16-vision bf16-layers bf16-unshared; do
   if [[ -n "${artifacts[$precision]:-}" ]]; then
     pair_counts="${GPU_CHECK_PAIRS:-1 4 8}"
     [[ "$precision" == bf16-* ]] && pair_counts="${GPU_CHECK_RECOMPUTE_PAIRS:-4 8}"
+    share=1
+    [[ "$precision" == bf16-unshared ]] && { pair_counts=4; share=0; }
     for pairs in $pair_counts; do
       room "ort_${precision}_b$pairs" 45 || continue
-      with_gpu_peak "ort_${precision}_b${pairs}_peak_mib" timeout 90 "$java" "${java_args[@]}" -jar "$jar" bench-export \
+      SMOLDPO_ORT_LOG=warning SMOLDPO_SHARE_WEIGHTS=$share with_gpu_peak "ort_${precision}_b${pairs}_peak_mib" timeout 90 "$java" "${java_args[@]}" -jar "$jar" bench-export \
         --artifacts "${artifacts[$precision]}" --device "$dev" --pairs "$pairs" --layouts shared_prefix --steps 3 \
         > "$work/ort_${precision}_b$pairs.log" 2>&1 \
         || problem "ORT train steps $precision B=$pairs failed: $(grep -m1 -i error "$work/ort_${precision}_b$pairs.log")"
@@ -345,6 +352,11 @@ for precision in bf16 fp32 bf16-attention bf16-vision bf16-layers; do
     grep -E '^torch |FAILED' "$work/torch-$precision/baseline.log" | tail -4
   fi
 done
+
+# ORT warns, and copies, when a shared initializer is not on the device it planned for (session_state_utils.cc)
+if unshared=$(grep -l 'Cannot use user supplied initializer' "$work"/ort_*.log 2>/dev/null) && [[ -n "$unshared" ]]; then
+  problem "ORT did not use the shared weights in: $(basename -a $unshared | tr '\n' ' ')"
+fi
 
 if [[ -n "$cpu_step_pid" ]]; then
   wait "$cpu_step_pid" || problem "the CPU 256M train step failed: $(grep -m1 -i error "$work/cpu_fp32_b1.log")"
@@ -394,7 +406,8 @@ def read(name):
         return None
 torch_json, torch_mem = read("torch_bf16_b4.json"), read("torch_bf16_b4_peak_mib")
 for variant, label in (("bf16", "recompute none"), ("bf16-attention", "recompute attention"),
-                       ("bf16-vision", "recompute vision"), ("bf16-layers", "recompute layers")):
+                       ("bf16-vision", "recompute vision"), ("bf16-layers", "recompute layers"),
+                       ("bf16-unshared", "recompute none, weights not shared")):
     ort_line, ort_mem = read("ort_%s_b4" % variant), read("ort_%s_b4_peak_mib" % variant)
     try:
         ort_rate = float(re.search(r"([0-9.]+) pairs/s", ort_line).group(1))

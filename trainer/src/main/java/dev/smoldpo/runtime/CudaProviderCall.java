@@ -123,7 +123,7 @@ final class CudaProviderCall {
     }
 
     /** The OrtSessionOptions* behind the Java object (a private field of ORT's Java API). */
-    private static long nativeHandle(OrtSession.SessionOptions options) {
+    static long nativeHandle(OrtSession.SessionOptions options) {
         try {
             Field f = OrtSession.SessionOptions.class.getDeclaredField("nativeHandle");
             f.setAccessible(true);

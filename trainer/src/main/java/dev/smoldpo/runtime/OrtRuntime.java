@@ -38,6 +38,8 @@ public final class OrtRuntime {
 
     private static OrtEnvironment environment;
     private static Path nativeFolder;
+    /** "warning" lowers ORT's log level from errors to warnings. */
+    public static final String LOG_ENV = "SMOLDPO_ORT_LOG";
     private static CudaLibraries cudaLibraries;
 
     private OrtRuntime() {}
@@ -62,7 +64,11 @@ public final class OrtRuntime {
             nativeFolder = resolveNativeFolder();
             System.setProperty(ORT_FOLDER_PROPERTY, nativeFolder.toString());
         }
-        OrtEnvironment env = OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, "smoldpo");
+        // ORT's warnings (e.g. a shared initializer it had to copy after all) only when asked for: it also warns
+        // about every CUDA session's shape nodes on the CPU, which the placement check reports better
+        OrtLoggingLevel level = "warning".equalsIgnoreCase(System.getenv(LOG_ENV))
+                ? OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING : OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR;
+        OrtEnvironment env = OrtEnvironment.getEnvironment(level, "smoldpo");
         String version = env.getVersion();
         if (!EXPECTED_VERSION.equals(version)) {
             throw new IllegalStateException("ONNX Runtime native library in " + nativeFolder

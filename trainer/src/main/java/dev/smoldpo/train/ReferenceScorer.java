@@ -12,6 +12,7 @@ import dev.smoldpo.runtime.FirstRunProfile;
 import dev.smoldpo.runtime.OrtRuntime;
 import dev.smoldpo.runtime.OrtTensors;
 import dev.smoldpo.runtime.PlacementCheck;
+import dev.smoldpo.runtime.SharedInitializers;
 import java.nio.file.Path;
 import java.sql.SQLException;
 import java.util.ArrayList;
@@ -30,6 +31,7 @@ public final class ReferenceScorer implements AutoCloseable {
     private final boolean cuda;
     private final PlacementCheck placementCheck;
     private OrtSession session;
+    private SharedInitializers.Lease weights; // held while the session is open
     private FirstRunProfile placement; // the check of the open session's first run
     private final ReferenceCache cache;
     private final DpoCollator collator;
@@ -96,6 +98,8 @@ public final class ReferenceScorer implements AutoCloseable {
         if (session != null) {
             session.close();
             session = null;
+            weights.close();
+            weights = null;
             placement.discard();
         }
     }
@@ -104,7 +108,15 @@ public final class ReferenceScorer implements AutoCloseable {
         if (session == null) {
             try (OrtSession.SessionOptions options = dev.smoldpo.runtime.SessionSettings.options(threads, cuda)) {
                 FirstRunProfile armed = FirstRunProfile.arm(placementCheck, options, referenceModel.getFileName().toString());
-                session = OrtRuntime.environment().createSession(referenceModel.toString(), options);
+                // the weights' one copy, shared with a training session open on the same export
+                weights = SharedInitializers.attachIfEnabled(options, List.of(referenceModel), cuda);
+                try {
+                    session = OrtRuntime.environment().createSession(referenceModel.toString(), options);
+                } catch (OrtException | RuntimeException e) {
+                    weights.close();
+                    weights = null;
+                    throw e;
+                }
                 placement = armed;
             }
         }

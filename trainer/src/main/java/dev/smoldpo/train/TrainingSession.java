@@ -9,10 +9,12 @@ import dev.smoldpo.artifacts.ArtifactFiles;
 import dev.smoldpo.runtime.OrtRuntime;
 import dev.smoldpo.runtime.PlacementCheck;
 import dev.smoldpo.runtime.SessionSettings;
+import dev.smoldpo.runtime.SharedInitializers;
 import dev.smoldpo.runtime.TrainingPlacementProbe;
 import java.nio.FloatBuffer;
 import java.nio.file.Path;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -22,17 +24,21 @@ import java.util.Map;
 public final class TrainingSession implements AutoCloseable {
     private final OrtEnvironment env;
     private final OrtSession.SessionOptions options;
+    private final SharedInitializers.Lease weights;
     private final OrtTrainingSession session;
     /** The placement check still to run at the first train or eval step (null once done, or when it is off). */
     private Probe probe;
     private final HostDeviceTraffic traffic = new HostDeviceTraffic();
 
     /** What {@link TrainingPlacementProbe} needs to open a second session like this one. */
-    private record Probe(PlacementCheck check, Path training, Path eval, Path optimizer, Path checkpoint, int threads, boolean cuda) {}
+    private record Probe(PlacementCheck check, Path training, Path eval, Path optimizer, Path checkpoint, int threads, boolean cuda,
+                         boolean shareWeights) {}
 
-    private TrainingSession(OrtEnvironment env, OrtSession.SessionOptions options, OrtTrainingSession session, Probe probe) {
+    private TrainingSession(OrtEnvironment env, OrtSession.SessionOptions options, SharedInitializers.Lease weights,
+                            OrtTrainingSession session, Probe probe) {
         this.env = env;
         this.options = options;
+        this.weights = weights;
         this.session = session;
         this.probe = probe;
     }
@@ -58,13 +64,34 @@ public final class TrainingSession implements AutoCloseable {
      */
     public static TrainingSession open(Path training, Path eval, Path optimizer, Path checkpoint, int threads, boolean cuda,
                                        PlacementCheck check) throws OrtException {
+        return open(training, eval, optimizer, checkpoint, threads, cuda, check, SharedInitializers.enabled(cuda));
+    }
+
+    /**
+     * As above; {@code shareWeights} hands the frozen weights to the sessions as one shared copy
+     * ({@link SharedInitializers}) instead of letting each of ORT's sessions load its own.
+     */
+    public static TrainingSession open(Path training, Path eval, Path optimizer, Path checkpoint, int threads, boolean cuda,
+                                       PlacementCheck check, boolean shareWeights) throws OrtException {
         OrtEnvironment env = OrtRuntime.environment();
         OrtSession.SessionOptions options = SessionSettings.options(threads, cuda);
         SessionSettings.lowerPeakMemory(options);
-        OrtTrainingSession s = env.createTrainingSession(checkpoint.toString(), training.toString(), eval.toString(),
-                optimizer.toString(), options);
-        Probe probe = check.active() ? new Probe(check, training, eval, optimizer, checkpoint, threads, cuda) : null;
-        return new TrainingSession(env, options, s, probe);
+        // the training and eval sessions (and any other session on these weights) read one copy of them
+        SharedInitializers.Lease weights = null;
+        OrtTrainingSession s;
+        try {
+            weights = SharedInitializers.attachIf(shareWeights, options, List.of(training, eval), cuda);
+            s = env.createTrainingSession(checkpoint.toString(), training.toString(), eval.toString(), optimizer.toString(),
+                    options);
+        } catch (OrtException | RuntimeException e) {
+            if (weights != null) {
+                weights.close();
+            }
+            options.close();
+            throw e;
+        }
+        Probe probe = check.active() ? new Probe(check, training, eval, optimizer, checkpoint, threads, cuda, shareWeights) : null;
+        return new TrainingSession(env, options, weights, s, probe);
     }
 
     public OrtEnvironment env() {
@@ -106,8 +133,11 @@ public final class TrainingSession implements AutoCloseable {
         probe = null;
         OrtSession.SessionOptions probeOptions = SessionSettings.options(p.threads(), p.cuda());
         SessionSettings.lowerPeakMemory(probeOptions);
-        TrainingPlacementProbe.run(p.check(), probeOptions, p.training(), p.eval(), p.optimizer(), p.checkpoint(),
-                covering(inputs, session.getTrainInputNames()), covering(inputs, session.getEvalInputNames()));
+        try (SharedInitializers.Lease probeWeights = SharedInitializers.attachIf(p.shareWeights(), probeOptions,
+                List.of(p.training(), p.eval()), p.cuda())) {
+            TrainingPlacementProbe.run(p.check(), probeOptions, p.training(), p.eval(), p.optimizer(), p.checkpoint(),
+                    covering(inputs, session.getTrainInputNames()), covering(inputs, session.getEvalInputNames()));
+        }
     }
 
     /** {@code inputs} restricted to {@code names} in graph order, or null when some name is missing. */
@@ -186,7 +216,11 @@ public final class TrainingSession implements AutoCloseable {
 
     @Override
     public void close() throws OrtException {
-        session.close();
-        options.close();
+        try {
+            session.close();
+            options.close();
+        } finally {
+            weights.close();
+        }
     }
 }
