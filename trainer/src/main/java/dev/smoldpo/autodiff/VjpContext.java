@@ -103,7 +103,65 @@ public final class VjpContext {
         if (sameShape(g, like)) {
             return g;
         }
-        return graph.node("Reshape").in(g, shapeOf(like)).knownShape(like.shape()).out();
+        return graph.node("Reshape").in(g, reshapeTarget(g, like)).knownShape(like.shape()).out();
+    }
+
+    /*
+     * Why the two targets below avoid Shape(like) where they can: like is usually a forward activation, and
+     * ONNX Runtime runs a Shape node just before the gradient node that needs it (its order is a depth-first
+     * walk back from the graph's outputs, graph_viewer.cc), so the whole tensor stayed alive until the backward
+     * pass only for its shape: 0.24 GB per pair in bf16 at SmolVLM-256M shapes (cli.BenchStashCommand).
+     */
+
+    /**
+     * Reshape's target for {@code like}'s shape, from {@code like}'s static dims when they allow: fixed dims as
+     * they are, a symbolic dim that {@code g} has at the same index as 0 (Reshape copies it from g), and one
+     * other dim as -1 (inferred: g has like's element count); else {@code Shape(like)}.
+     */
+    private Value reshapeTarget(Value g, Value like) {
+        if (!like.shape().hasRank() || !g.shape().hasRank()) {
+            return shapeOf(like);
+        }
+        long[] dims = new long[like.rank()];
+        boolean inferred = false;
+        for (int i = 0; i < dims.length; i++) {
+            Dim d = like.shape().dim(i);
+            if (d.isFixed() && d.value() > 0) {
+                dims[i] = d.value();
+            } else if (d.isSymbolic() && i < g.rank() && d.sameAs(g.shape().dim(i))) {
+                dims[i] = 0;
+            } else if (!d.isFixed() && !inferred) {
+                dims[i] = -1;
+                inferred = true;
+            } else {
+                return shapeOf(like);
+            }
+        }
+        return graph.longs(dims);
+    }
+
+    /**
+     * Expand's target for {@code like}'s shape, from its static dims when they allow: fixed dims as they are,
+     * and 1 (broadcasting keeps g's) for a symbolic dim that {@code g} has at the same place counted from the
+     * right; else {@code Shape(like)}.
+     */
+    private Value expandTarget(Value g, Value like) {
+        if (!like.shape().hasRank() || !g.shape().hasRank() || g.rank() > like.rank()) {
+            return shapeOf(like);
+        }
+        int lead = like.rank() - g.rank();
+        long[] dims = new long[like.rank()];
+        for (int i = 0; i < dims.length; i++) {
+            Dim d = like.shape().dim(i);
+            if (d.isFixed()) {
+                dims[i] = d.value();
+            } else if (d.isSymbolic() && i >= lead && d.sameAs(g.shape().dim(i - lead))) {
+                dims[i] = 1;
+            } else {
+                return shapeOf(like);
+            }
+        }
+        return graph.longs(dims);
     }
 
     static boolean sameShape(Value a, Value b) {
@@ -175,7 +233,7 @@ public final class VjpContext {
 
     /** Broadcasts {@code g} to the shape of {@code like}. */
     public Value expandLike(Value g, Value like) {
-        return graph.node("Expand").in(g, shapeOf(like)).knownShape(like.shape()).out();
+        return graph.node("Expand").in(g, expandTarget(g, like)).knownShape(like.shape()).out();
     }
 
     public Value add(Value a, Value b) {

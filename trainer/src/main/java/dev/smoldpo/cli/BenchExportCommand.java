@@ -20,14 +20,13 @@ import dev.smoldpo.runtime.OrtTensors;
 import dev.smoldpo.train.TrainingSession;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** Prints export and train-step figures for the demo model and, given its config, SmolVLM-256M's shapes. */
@@ -41,11 +40,8 @@ public final class BenchExportCommand implements Callable<Integer> {
     @Option(names = "--steps", defaultValue = "3", description = "Timed train steps after two warm-up steps (default: ${DEFAULT-VALUE}).")
     int steps;
 
-    @Option(names = "--question-tokens", defaultValue = "100", description = "Prompt text tokens (default: ${DEFAULT-VALUE}).")
-    int questionTokens;
-
-    @Option(names = "--answer-tokens", defaultValue = "150", description = "Tokens per answer (default: ${DEFAULT-VALUE}).")
-    int answerTokens;
+    @Mixin
+    PairLengthOptions lengths;
 
     @Option(names = "--threads", defaultValue = "0", description = "ORT intra-op threads, 0 = all cores (default: ${DEFAULT-VALUE}).")
     int threads;
@@ -137,10 +133,7 @@ public final class BenchExportCommand implements Callable<Integer> {
 
     private void timeSteps(String label, ArtifactFiles files, ModelConfig cfg, DpoLayout layout, int pairs, boolean cuda)
             throws Exception {
-        List<DpoCollator.Pair> batch = new ArrayList<>();
-        for (int i = 0; i < pairs; i++) {
-            batch.add(syntheticPair(cfg, i));
-        }
+        List<DpoCollator.Pair> batch = lengths.pairs(cfg).first(pairs);
         Map<String, TensorData> in = new HashMap<>(new DpoCollator(cfg).collate(batch, layout));
         float[] refs = new float[pairs];
         Arrays.fill(refs, -100f);
@@ -192,28 +185,6 @@ public final class BenchExportCommand implements Callable<Integer> {
                 feed.values().forEach(OnnxTensor::close);
             }
         }
-    }
-
-    /** One pair at RLHF-V-like lengths: one tile, a question and two answers of the requested lengths. */
-    private DpoCollator.Pair syntheticPair(ModelConfig cfg, int index) {
-        SplittableRandom r = new SplittableRandom(5 + index);
-        int vocab = cfg.vocabSize();
-        List<Long> prompt = new ArrayList<>();
-        for (int i = 0; i < cfg.imageSeqLen(); i++) {
-            prompt.add((long) cfg.imageTokenId());
-        }
-        for (int i = 0; i < questionTokens; i++) {
-            prompt.add((long) (vocab / 4 + r.nextInt(vocab / 4)));
-        }
-        long[] chosen = r.longs(answerTokens, vocab / 4, vocab / 2).toArray(); // ordinary tokens, clear of special ids
-        long[] rejected = r.longs(answerTokens, vocab / 4, vocab / 2).toArray();
-        int s = cfg.vision().imageSize();
-        float[] px = new float[3 * s * s];
-        for (int i = 0; i < px.length; i++) {
-            px[i] = (float) (r.nextDouble() * 2 - 1);
-        }
-        return new DpoCollator.Pair(prompt.stream().mapToLong(Long::longValue).toArray(), chosen, rejected,
-                new DpoCollator.Tiles(1, px, null));
     }
 
     /** VmHWM of this process (Linux), in bytes; -1 elsewhere. */

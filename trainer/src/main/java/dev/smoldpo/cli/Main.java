@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "trainer.jar", mixinStandardHelpOptions = true, version = "smoldpo 0.1.0",
         description = "DPO fine-tuning of SmolVLM with LoRA on ONNX Runtime's training API.",
         subcommands = {ExportArtifactsCommand.class, FitCommand.class, GrpoCommand.class, EvalCommand.class, ExportCommand.class, GenerateCommand.class,
-                BenchCompilerCommand.class, BenchExportCommand.class, BenchPrecisionCommand.class, BenchDeployCommand.class})
+                BenchCompilerCommand.class, BenchExportCommand.class, BenchStashCommand.class, BenchPrecisionCommand.class, BenchDeployCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
