@@ -56,6 +56,7 @@ public final class Autodiff {
         }
 
         Recomputation recomputation = new Recomputation(graph, nodes);
+        Graph.Mark beforeBackward = graph.mark();
         Map<Value, List<Value>> contributions = new HashMap<>();
         contributions.computeIfAbsent(loss, k -> new ArrayList<>()).add(graph.constant(
                 dev.smoldpo.onnx.TensorData.scalar(loss.dtype(), 1.0).withDims(loss.shape().fixedDims())));
@@ -108,6 +109,9 @@ public final class Autodiff {
             }
             result.put(t.name(), g);
         }
+        // a rule may read a value for its static shape alone, or build a part a later sum makes redundant;
+        // the copies and nodes no gradient uses would still run (and hold their inputs) in ONNX Runtime
+        graph.pruneSince(beforeBackward, result.values());
         return result;
     }
 

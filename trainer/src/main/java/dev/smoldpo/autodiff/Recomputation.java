@@ -32,20 +32,38 @@ import java.util.function.Supplier;
  * a copy back into the forward node it repeats.
  *
  * <p>Nodes that draw random numbers (Dropout) are never copied: their outputs are kept, like scope inputs.
+ *
+ * <p>Casts, in every graph: a gradient rule reading the output of a forward Cast between float types gets a
+ * copy cast again from the Cast's input (gated likewise), when that is cheaper to keep: a widening cast (the
+ * half-precision input is half the bytes of its float32 output), or a narrowing cast of a Softmax or
+ * LogSoftmax output, which the softmax's own gradient reads anyway (bf16 attention's probabilities, cast for
+ * the product with the values). A cast is exact and deterministic, so the copy equals the forward value bit
+ * for bit.
  */
 final class Recomputation {
     private static final Set<String> KEPT_OPS = Set.of("Dropout", "RandomNormal", "RandomNormalLike", "RandomUniform",
             "RandomUniformLike", "Multinomial", "Bernoulli", OpKey.of(OpKey.MS_DOMAIN, "BitmaskDropout"));
 
+    /** Ops whose gradient reads their output, which therefore stays alive for the backward pass anyway. */
+    private static final Set<String> OUTPUT_READ_BY_GRADIENT = Set.of("Softmax", "LogSoftmax");
+
     private final Graph graph;
     /** Forward values made inside a scope and read only inside it: the ones gradient rules get copies of. */
     private final Set<Value> recomputed = new HashSet<>();
+    /** Outputs of forward casts that gradient rules read as copies cast again (see the class comment). */
+    private final Set<Value> recast = new HashSet<>();
     private final Map<String, Scope> scopes = new HashMap<>();
 
     /** One scope's gate and the copies made so far (shared by every gradient rule of the scope). */
     private static final class Scope {
+        /** Gate inputs through a Reshape to a gated shape (no copy, any type) instead of Where (see {@link #gated}). */
+        final boolean byShape;
         Value open;
         final Map<Value, Value> copies = new HashMap<>();
+
+        Scope(boolean byShape) {
+            this.byShape = byShape;
+        }
     }
 
     /** @param forward the graph's nodes before any gradient node was added */
@@ -72,6 +90,23 @@ final class Recomputation {
                 }
             }
         }
+        for (Node n : forward) {
+            if (n.opType().equals("Cast") && n.domain().isEmpty() && cheaperToCastAgain(n) && !recomputed.contains(n.output(0))
+                    && !outputs.contains(n.output(0))) {
+                recast.add(n.output(0));
+            }
+        }
+    }
+
+    private boolean cheaperToCastAgain(Node cast) {
+        Value in = cast.input(0);
+        Value out = cast.output(0);
+        if (!in.dtype().isFloating() || !out.dtype().isFloating() || in.kind() == Value.Kind.INITIALIZER
+                || recomputed.contains(in)) {
+            return false;
+        }
+        return in.dtype().byteSize < out.dtype().byteSize
+                || (in.producer() != null && OUTPUT_READ_BY_GRADIENT.contains(in.producer().qualifiedOp()));
     }
 
     /**
@@ -80,10 +115,12 @@ final class Recomputation {
      * first copy is made).
      */
     Value forBackward(Value v, Supplier<Value> gradient) {
-        if (v == null || !recomputed.contains(v)) {
+        if (v == null || !(recomputed.contains(v) || recast.contains(v))) {
             return v;
         }
-        Scope scope = scopes.computeIfAbsent(v.producer().recomputeScope(), k -> new Scope());
+        boolean cast = recast.contains(v);
+        Scope scope = scopes.computeIfAbsent(cast ? "cast " + v.producer().name() : v.producer().recomputeScope(),
+                k -> new Scope(cast));
         if (scope.open == null) {
             Value size = graph.node("Size").in(gradient.get()).out();
             scope.open = graph.node("Greater").in(size, graph.longs(-1)).out();
@@ -110,7 +147,12 @@ final class Recomputation {
         return scope.copies.get(v);
     }
 
-    /** A scope input as the copies read it: behind the gate, except initializers (weights and constants). */
+    /**
+     * A scope input as the copies read it: behind the gate, except initializers (weights and constants). A
+     * cast's copy is gated by reshaping its input to its own shape passed through the gate: no copy of the
+     * tensor, and any element type, so half-precision graphs keep running on the CPU provider, which has no
+     * bfloat16 Where.
+     */
     private Value gated(Value in, Scope scope) {
         if (in.kind() == Value.Kind.INITIALIZER) {
             return in;
@@ -119,8 +161,13 @@ final class Recomputation {
         if (done != null) {
             return done;
         }
-        Value gated = in.dtype() == DType.BOOL ? graph.node("And").in(in, scope.open).out()
-                : graph.where(scope.open, in, in);
+        Value gated;
+        if (scope.byShape) {
+            Value shape = graph.shapeOf(in);
+            gated = graph.node("Reshape").in(in, graph.where(scope.open, shape, shape)).knownShape(in.shape()).out();
+        } else {
+            gated = in.dtype() == DType.BOOL ? graph.node("And").in(in, scope.open).out() : graph.where(scope.open, in, in);
+        }
         scope.copies.put(in, gated);
         return gated;
     }

@@ -203,6 +203,55 @@ public final class Graph {
         return candidate;
     }
 
+    // ---- pruning ----
+
+    /** What the graph holds at one moment, for {@link #pruneSince}. */
+    public record Mark(int nodes, int initializers) {}
+
+    public Mark mark() {
+        return new Mark(nodes.size(), initializers.size());
+    }
+
+    /**
+     * Removes the nodes added since {@code mark} that neither {@code roots} nor a graph output depend on, and
+     * the initializers added since that no node reads any more. ONNX Runtime runs every node of a graph, dead
+     * ones included, and keeps their inputs alive until they have run.
+     *
+     * @return the number of nodes removed
+     */
+    public int pruneSince(Mark mark, java.util.Collection<Value> roots) {
+        java.util.Set<Node> recent = new java.util.HashSet<>(nodes.subList(mark.nodes(), nodes.size()));
+        java.util.Set<Node> live = new java.util.HashSet<>();
+        java.util.Deque<Value> todo = new java.util.ArrayDeque<>(roots);
+        todo.addAll(outputs);
+        while (!todo.isEmpty()) {
+            Node p = todo.pop().producer();
+            if (p != null && recent.contains(p) && live.add(p)) {
+                p.inputs().stream().filter(java.util.Objects::nonNull).forEach(todo::push);
+            }
+        }
+        int removed = 0;
+        for (java.util.Iterator<Node> it = nodes.listIterator(mark.nodes()); it.hasNext(); ) {
+            Node n = it.next();
+            if (!live.contains(n)) {
+                it.remove();
+                nodeNames.remove(n.name());
+                n.outputs().forEach(v -> values.remove(v.name()));
+                removed++;
+            }
+        }
+        java.util.Set<Value> read = new java.util.HashSet<>(outputs);
+        nodes.forEach(n -> n.inputs().stream().filter(java.util.Objects::nonNull).forEach(read::add));
+        List<String> added = new ArrayList<>(initializers.keySet()).subList(mark.initializers(), initializers.size());
+        for (String name : List.copyOf(added)) {
+            if (!read.contains(initializers.get(name))) {
+                initializers.remove(name);
+                values.remove(name);
+            }
+        }
+        return removed;
+    }
+
     // ---- reading ----
 
     public List<Value> inputs() {
