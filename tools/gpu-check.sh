@@ -223,8 +223,18 @@ if [[ -n "$unpacked" ]] && (( cuda_ok )) && room demo_fit 150; then
   cpu_pid=$!
   start=$(date +%s)
   # report: the nodes ORT placed on the CPU, of every session the fit opens (training, eval, optimizer, reference)
-  SMOLDPO_CUDA_PLACEMENT_CHECK=report timeout 150 "$java" "${java_args[@]}" -jar "$jar" fit --artifacts "$work/demo-artifacts" \
-    --output-dir "$work/demo-cuda" --device "$dev" > "$work/demo-cuda.log" 2>&1 || problem "fit --device cuda failed: $(grep -m1 error: "$work/demo-cuda.log")"
+  demo_cuda() {
+    SMOLDPO_ORT_LOG=warning SMOLDPO_SHARE_WEIGHTS=$1 SMOLDPO_CUDA_PLACEMENT_CHECK=report timeout 150 "$java" "${java_args[@]}" \
+      -jar "$jar" fit --artifacts "$work/demo-artifacts" --output-dir "$work/demo-cuda" --device "$dev" --overwrite-output-dir \
+      > "$work/demo-cuda.log" 2>&1
+  }
+  demo_cuda 1; rc=$?
+  if (( rc != 0 )) && grep -q 'sharing the weights between sessions failed' "$work/demo-cuda.log"; then
+    problem "sharing the weights failed in the demo fit: $(grep -m1 'sharing the weights' "$work/demo-cuda.log"); rerun with SMOLDPO_SHARE_WEIGHTS=0"
+    cp "$work/demo-cuda.log" "$work/share-failure-demo.log"
+    demo_cuda 0; rc=$?
+  fi
+  (( rc == 0 )) || problem "fit --device cuda failed: $(grep -m1 error: "$work/demo-cuda.log")"
   fact demo_fit_cuda_seconds "$(( $(date +%s) - start ))"
   tail -4 "$work/demo-cuda.log"
   grep '^cuda placement:' "$work/demo-cuda.log" > "$facts/demo_cuda_placement.txt"
@@ -321,18 +331,29 @@ baseline="$(dirname "${BASH_SOURCE[0]}")/torch_dpo_baseline.py"
 # bf16-unshared: the bf16 export with each ORT session loading its own copy of the weights
 # (SMOLDPO_SHARE_WEIGHTS=0), the memory that sharing them saves
 [[ -n "${artifacts[bf16]:-}" ]] && artifacts[bf16-unshared]="${artifacts[bf16]}"
+share_failed=0
 for precision in bf16 fp32 bf16-attention bf16-vision bf16-layers bf16-unshared; do
   if [[ -n "${artifacts[$precision]:-}" ]]; then
     pair_counts="${GPU_CHECK_PAIRS:-1 4 8}"
     [[ "$precision" == bf16-* ]] && pair_counts="${GPU_CHECK_RECOMPUTE_PAIRS:-4 8}"
-    share=1
+    share=$(( 1 - share_failed ))
     [[ "$precision" == bf16-unshared ]] && { pair_counts=4; share=0; }
     for pairs in $pair_counts; do
       room "ort_${precision}_b$pairs" 45 || continue
-      SMOLDPO_ORT_LOG=warning SMOLDPO_SHARE_WEIGHTS=$share with_gpu_peak "ort_${precision}_b${pairs}_peak_mib" timeout 90 "$java" "${java_args[@]}" -jar "$jar" bench-export \
-        --artifacts "${artifacts[$precision]}" --device "$dev" --pairs "$pairs" --layouts shared_prefix --steps 3 \
-        > "$work/ort_${precision}_b$pairs.log" 2>&1 \
-        || problem "ORT train steps $precision B=$pairs failed: $(grep -m1 -i error "$work/ort_${precision}_b$pairs.log")"
+      ort_log="$work/ort_${precision}_b$pairs.log"
+      ort_steps() {
+        SMOLDPO_ORT_LOG=warning SMOLDPO_SHARE_WEIGHTS=$1 with_gpu_peak "ort_${precision}_b${pairs}_peak_mib" timeout 90 "$java" "${java_args[@]}" -jar "$jar" bench-export \
+          --artifacts "${artifacts[$precision]}" --device "$dev" --pairs "$pairs" --layouts shared_prefix --steps 3 > "$ort_log" 2>&1
+      }
+      ort_steps "$share"; rc=$?
+      if (( rc != 0 && share )) && grep -q 'sharing the weights between sessions failed' "$ort_log"; then
+        # the device weights are new: when sharing them fails, the figures still come, without it
+        problem "sharing the weights failed ($precision B=$pairs): $(grep -m1 'sharing the weights' "$ort_log"); the rest runs with SMOLDPO_SHARE_WEIGHTS=0"
+        cp "$ort_log" "$work/share-failure.log"
+        share_failed=1; share=0
+        ort_steps 0; rc=$?
+      fi
+      (( rc == 0 )) || problem "ORT train steps $precision B=$pairs failed: $(grep -m1 -i error "$ort_log")"
       line=$(grep -m1 'pairs/s' "$work/ort_${precision}_b$pairs.log")
       echo "  ORT $precision B=$pairs: $line; peak GPU memory $(cat "$facts/ort_${precision}_b${pairs}_peak_mib") MiB above idle"
       fact "ort_${precision}_b$pairs" "$line"

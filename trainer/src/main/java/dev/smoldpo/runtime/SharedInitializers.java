@@ -28,6 +28,8 @@ import java.util.Map;
 public final class SharedInitializers {
     /** "0" turns sharing off; "1" turns it on for CPU sessions too (on the CPU, ORT maps external data already). */
     public static final String ENV = "SMOLDPO_SHARE_WEIGHTS";
+    /** How every failure to share starts (tools/gpu-check.sh looks for it). */
+    public static final String FAILED = "sharing the weights between sessions failed (" + ENV + "=0 turns sharing off): ";
     // OrtApi table positions (ORT 1.28's onnxruntime_c_api.h)
     private static final int CREATE_TENSOR_WITH_DATA = 49;
     private static final int CREATE_MEMORY_INFO = 68;
@@ -117,12 +119,12 @@ public final class SharedInitializers {
                 }
             }
             return lease;
-        } catch (RuntimeException | Error e) {
+        } catch (Error e) {
             lease.close();
             throw e;
         } catch (Throwable t) {
             lease.close();
-            throw new IllegalStateException("cannot share the weights between sessions: " + t, t);
+            throw new IllegalStateException(FAILED + (t instanceof RuntimeException ? t.getMessage() : t.toString()), t);
         }
     }
 

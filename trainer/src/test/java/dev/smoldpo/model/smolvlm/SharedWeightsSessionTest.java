@@ -3,9 +3,11 @@ package dev.smoldpo.model.smolvlm;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtSession;
 import dev.smoldpo.artifacts.AdamWConfig;
 import dev.smoldpo.artifacts.ArtifactFiles;
 import dev.smoldpo.hf.ModelConfig;
@@ -17,6 +19,7 @@ import dev.smoldpo.runtime.PlacementCheck;
 import dev.smoldpo.runtime.SharedInitializers;
 import dev.smoldpo.train.TrainingSession;
 import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
@@ -84,6 +87,19 @@ class SharedWeightsSessionTest {
             assertArrayEquals(own, run(s), 0f, "losses of 3 train steps and an eval step");
         }
         assertEquals(0, SharedInitializers.loadedFiles(), "closing the last session frees the copy");
+    }
+
+    @Test
+    void aFailureToShareSaysSoAndHowToTurnItOff() throws Exception {
+        Path alone = Files.createDirectories(root.resolve("without-weights")).resolve("training_model.onnx");
+        Files.copy(files.training(), alone); // its external data file is not beside it
+        try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
+            IllegalStateException e = assertThrows(IllegalStateException.class,
+                    () -> SharedInitializers.attach(options, List.of(alone), false));
+            assertTrue(e.getMessage().startsWith(SharedInitializers.FAILED), e.getMessage());
+            assertTrue(e.getMessage().contains("weights.onnx.data"), e.getMessage());
+        }
+        assertEquals(0, SharedInitializers.loadedFiles());
     }
 
     @Test
