@@ -375,7 +375,8 @@ for precision in bf16 fp32 bf16-attention bf16-vision bf16-layers bf16-unshared;
 done
 
 # ORT warns, and copies, when a shared initializer is not on the device it planned for (session_state_utils.cc)
-if unshared=$(grep -l 'Cannot use user supplied initializer' "$work"/ort_*.log 2>/dev/null) && [[ -n "$unshared" ]]; then
+unshared=$(grep -l 'Cannot use user supplied initializer' "$work"/ort_*.log "$work"/demo-cuda.log 2>/dev/null || true)
+if [[ -n "$unshared" ]]; then
   problem "ORT did not use the shared weights in: $(basename -a $unshared | tr '\n' ' ')"
 fi
 
