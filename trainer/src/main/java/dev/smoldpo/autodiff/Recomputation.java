@@ -48,6 +48,7 @@ final class Recomputation {
     private static final Set<String> OUTPUT_READ_BY_GRADIENT = Set.of("Softmax", "LogSoftmax");
 
     private final Graph graph;
+    private final Set<Node> forwardNodes;
     /** Forward values made inside a scope and read only inside it: the ones gradient rules get copies of. */
     private final Set<Value> recomputed = new HashSet<>();
     /** Outputs of forward casts that gradient rules read as copies cast again (see the class comment). */
@@ -69,6 +70,7 @@ final class Recomputation {
     /** @param forward the graph's nodes before any gradient node was added */
     Recomputation(Graph graph, List<Node> forward) {
         this.graph = graph;
+        this.forwardNodes = new HashSet<>(forward);
         Map<Value, Set<String>> readers = new HashMap<>();
         for (Node n : forward) {
             for (Value in : n.inputs()) {
@@ -126,6 +128,22 @@ final class Recomputation {
             scope.open = graph.node("Greater").in(size, graph.longs(-1)).out();
         }
         return copy(v, scope);
+    }
+
+    /**
+     * {@code v} behind a gate on {@code gradient} (a Reshape to its own gated shape) when it is a forward value;
+     * anything else (an input, an initializer, a copy already gated) as it is.
+     */
+    Value gate(Value v, Supplier<Value> gradient) {
+        if (v == null || v.producer() == null || !forwardNodes.contains(v.producer())) {
+            return v;
+        }
+        Scope scope = scopes.computeIfAbsent("gate " + v.name(), k -> new Scope(true));
+        if (scope.open == null) {
+            Value size = graph.node("Size").in(gradient.get()).out();
+            scope.open = graph.node("Greater").in(size, graph.longs(-1)).out();
+        }
+        return gated(v, scope);
     }
 
     private Value copy(Value v, Scope scope) {

@@ -40,6 +40,15 @@ public final class VjpContext {
         return recomputation.forBackward(node.input(i), this::anyGrad);
     }
 
+    /**
+     * Forward input {@code i} as {@link #input}, passed through a gate on this node's gradient when it is a
+     * forward value: a node the rule builds from it then runs in the backward pass, and ORT's
+     * common-subexpression elimination cannot merge it with the forward node it repeats.
+     */
+    public Value gatedInput(int i) {
+        return recomputation.gate(input(i), this::anyGrad);
+    }
+
     /** Forward output {@code i} (recomputed when it lies inside a recompute scope). */
     public Value output(int i) {
         return recomputation.forBackward(node.output(i), this::anyGrad);

@@ -42,9 +42,13 @@ public final class VjpRules {
         rule("Sub", c -> binary(c, c.grad(0), c.wants(1) ? c.neg(c.grad(0)) : null));
         rule("Mul", c -> binary(c, c.wants(0) ? c.mul(c.grad(0), c.input(1)) : null,
                 c.wants(1) ? c.mul(c.grad(0), c.input(0)) : null));
-        // y = a / b: da = g / b, db = -g * y / b
+        // y = a / b: da = g / b, db = -g * y / b, with y divided again from a (gated, so it runs in the backward
+        // pass and is not merged back into the forward division) rather than read from the forward pass: a is
+        // usually kept anyway (or, widened from half precision, cast again from its narrower input, see
+        // Recomputation), while y would be one more tensor kept (each RMSNorm's normalised x, 65 MB per pair in
+        // bf16 at SmolVLM-256M shapes); the division repeats the forward one on the same values
         rule("Div", c -> binary(c, c.wants(0) ? c.div(c.grad(0), c.input(1)) : null,
-                c.wants(1) ? c.neg(c.div(c.mul(c.grad(0), c.output(0)), c.input(1))) : null));
+                c.wants(1) ? c.neg(c.div(c.mul(c.grad(0), c.div(c.gatedInput(0), c.input(1))), c.input(1))) : null));
         // y = a ^ b: da = g * b * a^(b-1), db = g * y * ln(a)
         rule("Pow", c -> {
             Value a = c.input(0);

@@ -1,6 +1,7 @@
 package dev.smoldpo.autodiff;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -19,11 +20,11 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /**
- * Casts a gradient rule reads are cast again in the backward pass ({@link Recomputation}): the backward
- * pass keeps a widening cast's narrower input, and a softmax's output rather than its narrowed copy,
- * with gradients unchanged (a cast is exact).
+ * Cheap forward values a gradient rule reads are made again in the backward pass ({@link Recomputation}):
+ * the backward pass keeps a widening cast's narrower input, a softmax's output rather than its narrowed
+ * copy, and a division's operands rather than its quotient, with gradients unchanged.
  */
-class CastRecomputationTest {
+class CheapRecomputationTest {
     private record Built(Graph graph, Value loss, Value cast, Value source, Value gradient) {}
 
     /** loss = sum((double) (w ⊙ x))²: the square's gradient reads the widened product twice. */
@@ -65,6 +66,39 @@ class CastRecomputationTest {
                 expected[i] = (float) (2.0 * ((double) (w[i] * x[i])) * x[i]); // d/dw (wx)² = 2 (wx) x
             }
             assertArrayEquals(expected, grad, 0f);
+        }
+    }
+
+    @Test
+    void aQuotientIsDividedAgainForTheDivisorsGradient() throws Exception {
+        // loss = sum(tanh(x² / w)): the divisor's gradient needs the quotient, which is divided again from x²
+        Graph g = new Graph("division");
+        Value x = g.input("x", DType.FLOAT, Shape.of(3));
+        Value w = g.input("w", DType.FLOAT, Shape.of(1));
+        Value square = g.mul(x, x);
+        Value quotient = g.div(square, w);
+        Value loss = g.reduceSum(g.unary("Tanh", quotient), false);
+        Value grad = Autodiff.gradients(g, loss, List.of(w)).get("w");
+        g.output(loss);
+        g.output(g.node("Identity").in(grad).outputNames("grad_w").out());
+        List<Value> kept = BackwardStash.of(g, loss).values();
+        assertFalse(kept.contains(quotient), "the quotient is not kept: " + kept);
+        float[] xs = {0.5f, -1.25f, 3f};
+        float w0 = 1.7f;
+        OrtEnvironment env = OrtRuntime.environment();
+        try (OnnxTensor xt = OnnxTensor.createTensor(env, FloatBuffer.wrap(xs), new long[] {3});
+             OnnxTensor wt = OnnxTensor.createTensor(env, FloatBuffer.wrap(new float[] {w0}), new long[] {1});
+             OrtSession s = env.createSession(ModelWriter.toProto(g, null).toByteArray(), new OrtSession.SessionOptions());
+             OrtSession.Result r = s.run(Map.of("x", xt, "w", wt))) {
+            float[] got = new float[1];
+            ((OnnxTensor) r.get("grad_w").orElseThrow()).getFloatBuffer().get(got);
+            double expected = 0;
+            for (float xi : xs) {
+                double q = (double) xi * xi / w0;
+                double t = Math.tanh(q);
+                expected += (1 - t * t) * -q / w0; // d tanh(x²/w) / dw = sech²(q) · (-x²/w²)
+            }
+            assertEquals(expected, got[0], 1e-6);
         }
     }
 
