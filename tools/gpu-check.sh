@@ -332,6 +332,11 @@ baseline="$(dirname "${BASH_SOURCE[0]}")/torch_dpo_baseline.py"
 # (SMOLDPO_SHARE_WEIGHTS=0), the memory that sharing them saves
 [[ -n "${artifacts[bf16]:-}" ]] && artifacts[bf16-unshared]="${artifacts[bf16]}"
 share_failed=0
+# one timed bench-export run of $precision at $pairs pairs, into $ort_log; $1: SMOLDPO_SHARE_WEIGHTS
+ort_steps() {
+  SMOLDPO_ORT_LOG=warning SMOLDPO_SHARE_WEIGHTS=$1 with_gpu_peak "ort_${precision}_b${pairs}_peak_mib" timeout 90 "$java" "${java_args[@]}" -jar "$jar" bench-export \
+    --artifacts "${artifacts[$precision]}" --device "$dev" --pairs "$pairs" --layouts shared_prefix --steps 3 > "$ort_log" 2>&1
+}
 for precision in bf16 fp32 bf16-attention bf16-vision bf16-layers bf16-unshared; do
   if [[ -n "${artifacts[$precision]:-}" ]]; then
     pair_counts="${GPU_CHECK_PAIRS:-1 4 8}"
@@ -341,10 +346,6 @@ for precision in bf16 fp32 bf16-attention bf16-vision bf16-layers bf16-unshared;
     for pairs in $pair_counts; do
       room "ort_${precision}_b$pairs" 45 || continue
       ort_log="$work/ort_${precision}_b$pairs.log"
-      ort_steps() {
-        SMOLDPO_ORT_LOG=warning SMOLDPO_SHARE_WEIGHTS=$1 with_gpu_peak "ort_${precision}_b${pairs}_peak_mib" timeout 90 "$java" "${java_args[@]}" -jar "$jar" bench-export \
-          --artifacts "${artifacts[$precision]}" --device "$dev" --pairs "$pairs" --layouts shared_prefix --steps 3 > "$ort_log" 2>&1
-      }
       ort_steps "$share"; rc=$?
       if (( rc != 0 && share )) && grep -q 'sharing the weights between sessions failed' "$ort_log"; then
         # the device weights are new: when sharing them fails, the figures still come, without it

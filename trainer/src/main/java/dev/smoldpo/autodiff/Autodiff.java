@@ -143,7 +143,8 @@ public final class Autodiff {
     }
 
     /** Values the loss depends on, including the loss. */
-    private static Set<Value> backwardReach(List<Node> nodes, Value loss) {
+    /** Values the loss depends on (itself included), over {@code nodes} in topological order. */
+    static Set<Value> backwardReach(List<Node> nodes, Value loss) {
         Set<Value> reached = new HashSet<>();
         reached.add(loss);
         for (int i = nodes.size() - 1; i >= 0; i--) {

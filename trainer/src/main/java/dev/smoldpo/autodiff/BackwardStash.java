@@ -4,10 +4,8 @@ import dev.smoldpo.onnx.Dim;
 import dev.smoldpo.onnx.Graph;
 import dev.smoldpo.onnx.Node;
 import dev.smoldpo.onnx.Value;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.Deque;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -39,12 +37,11 @@ public final class BackwardStash {
 
     /** The stash of {@code graph}, whose forward pass ends in {@code loss}. */
     public static BackwardStash of(Graph graph, Value loss) {
+        Set<Value> lossReads = Autodiff.backwardReach(graph.nodes(), loss);
         Set<Node> forward = new HashSet<>();
-        Deque<Value> todo = new ArrayDeque<>(List.of(loss));
-        while (!todo.isEmpty()) {
-            Node p = todo.pop().producer();
-            if (p != null && forward.add(p)) {
-                p.inputs().stream().filter(v -> v != null).forEach(todo::push);
+        for (Value v : lossReads) {
+            if (v.producer() != null) {
+                forward.add(v.producer());
             }
         }
         Set<Value> read = new LinkedHashSet<>();

@@ -121,13 +121,7 @@ final class Recomputation {
             return v;
         }
         boolean cast = recast.contains(v);
-        Scope scope = scopes.computeIfAbsent(cast ? "cast " + v.producer().name() : v.producer().recomputeScope(),
-                k -> new Scope(cast));
-        if (scope.open == null) {
-            Value size = graph.node("Size").in(gradient.get()).out();
-            scope.open = graph.node("Greater").in(size, graph.longs(-1)).out();
-        }
-        return copy(v, scope);
+        return copy(v, opened(cast ? "cast " + v.producer().name() : v.producer().recomputeScope(), cast, gradient));
     }
 
     /**
@@ -138,12 +132,17 @@ final class Recomputation {
         if (v == null || v.producer() == null || !forwardNodes.contains(v.producer())) {
             return v;
         }
-        Scope scope = scopes.computeIfAbsent("gate " + v.name(), k -> new Scope(true));
+        return gated(v, opened("gate " + v.name(), true, gradient));
+    }
+
+    /** The scope {@code key}, its gate {@code open = Size(gradient) > -1} made at its first use. */
+    private Scope opened(String key, boolean byShape, Supplier<Value> gradient) {
+        Scope scope = scopes.computeIfAbsent(key, k -> new Scope(byShape));
         if (scope.open == null) {
             Value size = graph.node("Size").in(gradient.get()).out();
             scope.open = graph.node("Greater").in(size, graph.longs(-1)).out();
         }
-        return gated(v, scope);
+        return scope;
     }
 
     private Value copy(Value v, Scope scope) {

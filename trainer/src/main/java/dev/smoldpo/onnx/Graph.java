@@ -12,6 +12,10 @@ import java.util.Map;
  * A typed ONNX graph under construction. Every node is checked as it is added: the op must be
  * known ({@link OpSchemas}), names must be unique, and shapes must agree; failures throw
  * {@link GraphException} naming the node and tensors, long before ONNX Runtime sees the graph.
+ *
+ * <p>It is a little over 400 lines because it also carries the one-line shorthands for common ops
+ * ({@code g.add}, {@code g.matMul}, ...) that every graph builder calls on it, and the pruning of dead
+ * nodes, which needs its node list and name tables; both belong to building a graph.
  */
 public final class Graph {
     private final String name;
@@ -116,12 +120,11 @@ public final class Graph {
         if (scope == null || recomputeScope != null) {
             return body.get();
         }
-        String outer = recomputeScope;
         recomputeScope = scope;
         try {
             return body.get();
         } finally {
-            recomputeScope = outer;
+            recomputeScope = null;
         }
     }
 

@@ -54,11 +54,6 @@ public final class SharedInitializers {
             this.held = held;
         }
 
-        /** Tensors handed to the options. */
-        public int tensors() {
-            return held.stream().mapToInt(l -> l.values.size()).sum();
-        }
-
         @Override
         public void close() {
             synchronized (SharedInitializers.class) {
@@ -160,13 +155,15 @@ public final class SharedInitializers {
         return l;
     }
 
+    private record Made(ExternalInitializers.Tensor tensor, MemorySegment value) {}
+
     /** One loaded file, its OrtValues by name, and how many leases hold it. */
     private static final class Loaded {
         private final Key key;
         private final WeightMemory memory;
         private final Arena arena = Arena.ofShared(); // names, shapes and the memory info's handle
-        private final Map<String, MemorySegment> values = new HashMap<>();
-        private final Map<String, ExternalInitializers.Tensor> described = new HashMap<>();
+        /** The OrtValue made for each name, with the tensor it describes. */
+        private final Map<String, Made> values = new HashMap<>();
         private final MemorySegment memoryInfo;
         private int users;
 
@@ -191,13 +188,13 @@ public final class SharedInitializers {
 
         /** The OrtValue (not owning its data) over the tensor's bytes, made once per name. */
         MemorySegment value(ExternalInitializers.Tensor t) throws Throwable {
-            MemorySegment v = values.get(t.name());
-            if (v != null) {
-                if (!sameBytes(described.get(t.name()), t)) {
+            Made made = values.get(t.name());
+            if (made != null) {
+                if (!sameBytes(made.tensor(), t)) {
                     throw new IllegalArgumentException("two graphs on " + key.dataFile() + " read initializer '" + t.name()
                             + "' at different places or shapes");
                 }
-                return v;
+                return made.value();
             }
             if (t.offset() < 0 || t.offset() + t.length() > memory.size) {
                 throw new IllegalArgumentException("initializer '" + t.name() + "' lies outside " + key.dataFile());
@@ -210,9 +207,8 @@ public final class SharedInitializers {
                             ValueLayout.JAVA_INT, ValueLayout.ADDRESS))
                     .invokeExact(memoryInfo, MemorySegment.ofAddress(memory.address(t.offset())), t.length(), shape,
                             (long) t.dims().length, t.elementType(), out), "CreateTensorWithDataAsOrtValue");
-            v = out.get(ValueLayout.ADDRESS, 0);
-            values.put(t.name(), v);
-            described.put(t.name(), t);
+            MemorySegment v = out.get(ValueLayout.ADDRESS, 0);
+            values.put(t.name(), new Made(t, v));
             return v;
         }
 
@@ -227,8 +223,8 @@ public final class SharedInitializers {
             try {
                 OrtCApi c = OrtCApi.get();
                 MethodHandle releaseValue = c.apiFunction(RELEASE_VALUE, FunctionDescriptor.ofVoid(ValueLayout.ADDRESS));
-                for (MemorySegment v : values.values()) {
-                    releaseValue.invokeExact(v);
+                for (Made made : values.values()) {
+                    releaseValue.invokeExact(made.value());
                 }
                 values.clear();
                 if (memoryInfo != null) {
