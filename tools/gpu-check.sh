@@ -6,7 +6,8 @@
 #   2. the CUDA libraries: the NVIDIA wheels of the Python environment, and smoldpo's own search
 #      (dev.smoldpo.runtime.CudaCheck, without LD_LIBRARY_PATH; with it as a fallback, recorded);
 #   3. the native library's ctests (smoldpo_tests), the CUDA-vs-CPU parity one included;
-#   4. the demo `fit --device cuda` (held-out reward accuracy >= 0.90) and a CPU fit beside it (loss curves);
+#   4. the demo `fit --device cuda` (held-out reward accuracy >= 0.90) and a CPU fit beside it (loss curves),
+#      then eval and generate on CUDA, and 30 steps of the demo `grpo --device cuda` beside the CPU's;
 #   5. SmolVLM-256M-shaped DPO train steps (random weights) at 1, 4 and 8 pairs per step, fp32 and
 #      bf16 (export-artifacts --precision bf16), pairs/s and peak GPU memory (nvidia-smi, above idle);
 #      then bf16 with recomputed activations (--recompute attention, vision, layers) at
@@ -291,6 +292,32 @@ if [[ -n "$checkpoint" ]] && room eval_generate 60; then
     && fact generate_cuda_equals_cpu yes || fact generate_cuda_equals_cpu no
 fi
 
+# -- 4c. grpo on CUDA: 30 steps of the demo beside the same 30 on the CPU -------------------------
+# the training, KL-reference and sampling sessions on the GPU; their placement reported like fit's
+say "grpo --device cuda (demo, 30 steps) beside --device cpu"
+if [[ -n "$unpacked" ]] && (( cuda_ok )) && room grpo_demo 70; then
+  grpo_args=(grpo --artifacts "$work/grpo-artifacts" --max-steps 30 --logging-steps 5 --eval-steps 30 --eval-samples 32)
+  run_java export-artifacts --loss grpo --kl --out "$work/grpo-artifacts" > "$work/grpo-export.log" 2>&1 \
+    || problem "grpo demo export failed: $(tail -2 "$work/grpo-export.log" | tr '\n' ' ')"
+  timeout 70 "$java" "${java_args[@]}" -jar "$jar" "${grpo_args[@]}" --output-dir "$work/grpo-cpu" --device cpu --threads 8 \
+    > "$work/grpo-cpu.log" 2>&1 &
+  grpo_cpu_pid=$!
+  start=$(date +%s)
+  SMOLDPO_ORT_LOG=warning SMOLDPO_CUDA_PLACEMENT_CHECK=report timeout 70 "$java" "${java_args[@]}" -jar "$jar" "${grpo_args[@]}" \
+    --output-dir "$work/grpo-cuda" --device "$dev" > "$work/grpo-cuda.log" 2>&1 \
+    || problem "grpo --device cuda failed: $(grep -m1 -i error "$work/grpo-cuda.log")"
+  fact grpo_cuda_seconds "$(( $(date +%s) - start ))"
+  wait "$grpo_cpu_pid" || problem "the CPU grpo run failed: $(grep -m1 -i error "$work/grpo-cpu.log")"
+  for label in cuda cpu; do
+    grep -E '^step [0-9]+: (loss|greedy)|by step' "$work/grpo-$label.log" | tail -8 | tee "$facts/grpo_$label.txt"
+  done
+  grep '^cuda placement:' "$work/grpo-cuda.log" > "$facts/grpo_cuda_placement.txt"
+  if grep -q '^cuda placement:.* [1-9][0-9]* compute)' "$work/grpo-cuda.log"; then
+    grep -A3 '^cuda placement:.* [1-9][0-9]* compute)' "$work/grpo-cuda.log" | head -20
+    problem "compute nodes ran on the CPU under grpo --device cuda (cuda placement lines above)"
+  fi
+fi
+
 # -- 5. SmolVLM-256M-shaped train steps ------------------------------------------------------
 say "SmolVLM-256M shapes (random weights): train steps at 1, 4, 8 pairs, fp32 and bf16"
 declare -A artifacts=()
@@ -376,7 +403,7 @@ for precision in bf16 fp32 bf16-attention bf16-vision bf16-layers bf16-unshared;
 done
 
 # ORT warns, and copies, when a shared initializer is not on the device it planned for (session_state_utils.cc)
-unshared=$(grep -l 'Cannot use user supplied initializer' "$work"/ort_*.log "$work"/demo-cuda.log 2>/dev/null || true)
+unshared=$(grep -l 'Cannot use user supplied initializer' "$work"/ort_*.log "$work"/demo-cuda.log "$work"/grpo-cuda.log 2>/dev/null || true)
 if [[ -n "$unshared" ]]; then
   problem "ORT did not use the shared weights in: $(basename -a $unshared | tr '\n' ' ')"
 fi

@@ -91,7 +91,7 @@ public final class ExportArtifactsCommand implements Callable<Integer> {
     @Option(names = "--precision", defaultValue = "fp32", paramLabel = "fp32|bf16|fp16",
             description = {"Type of the frozen weights, matmuls and attention (default: ${DEFAULT-VALUE}). The LoRA tensors, "
                     + "their gradients and the optimizer stay fp32, and so do softmax, norms and the loss. bf16 and fp16 "
-                    + "halve the weights file and train with fit --device cuda only (ONNX Runtime's CPU provider has "
+                    + "halve the weights file and train (fit, grpo) with --device cuda only (ONNX Runtime's CPU provider has "
                     + "no bf16/fp16 MatMul)."})
     String precision;
 
@@ -142,7 +142,7 @@ public final class ExportArtifactsCommand implements Callable<Integer> {
                 (System.nanoTime() - start) / 1e9, chosen.configName(), training.nodeCount(),
                 training.inputNames().stream().filter(n -> n.endsWith(ArtifactBuilder.BUFFER_SUFFIX)).count());
         if (!chosen.runsOnCpu()) {
-            System.out.println("note: " + chosen.configName() + " artifacts train with fit --device cuda only "
+            System.out.println("note: " + chosen.configName() + " artifacts train (fit, grpo) with --device cuda only "
                     + "(ONNX Runtime's CPU provider has no " + chosen.configName() + " MatMul kernel)");
         }
         return 0;

@@ -16,6 +16,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Unmatched;
 
 /** GRPO training of the LoRA adapters from the live policy's samples; with no arguments, the built-in demo. */
@@ -34,6 +35,10 @@ public final class GrpoCommand implements Callable<Integer> {
     @Unmatched
     List<String> flags;
 
+    @Option(names = "--artifacts", description = "Artifacts folder from export-artifacts --loss grpo, as for fit "
+            + "(the key is artifacts_dir; default: onnx-artifacts/grpo-demo).")
+    Path artifactsOption;
+
     @Override
     public Integer call() throws Exception {
         if (run.listKeys) {
@@ -41,6 +46,12 @@ public final class GrpoCommand implements Callable<Integer> {
             return 0;
         }
         Map<String, String> given = run.given(flags);
+        if (artifactsOption != null) {
+            if (given.keySet().stream().anyMatch(k -> k.replace('-', '_').equals("artifacts_dir"))) {
+                throw new IllegalArgumentException("--artifacts and --artifacts-dir name the same setting: give one of them");
+            }
+            given.put("artifacts_dir", artifactsOption.toString());
+        }
         GrpoSettings probe = new GrpoSettings();
         if (run.configFile != null) {
             probe.file(run.configFile);

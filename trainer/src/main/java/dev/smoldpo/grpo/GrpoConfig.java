@@ -6,6 +6,7 @@ import dev.smoldpo.model.smolvlm.GrpoLossType;
 import dev.smoldpo.train.config.ConfigException;
 import dev.smoldpo.train.config.Key;
 import dev.smoldpo.train.config.LrSchedule;
+import dev.smoldpo.train.config.TrainConfig;
 import dev.smoldpo.train.config.TrainConfig.LrSchedulerType;
 import java.nio.file.Path;
 import java.util.List;
@@ -85,6 +86,8 @@ public record GrpoConfig(
         int evalSteps,
         @Key(def = "64", doc = "held-out prompts for the greedy accuracy")
         int evalSamples,
+        @Key(def = "cpu", doc = "cpu, or cuda with the -Port-gpu build (training, reference and sampling sessions)")
+        String device,
         @Key(def = "0", doc = "ORT intra-op threads (0 = ORT's default)")
         int threads,
         @Key(doc = "longest image edge before tiling (default: the processor's)")
@@ -108,6 +111,7 @@ public record GrpoConfig(
         new SamplingSettings(temperature, topP, topK, maxCompletionLength, numGenerations, seed); // checks the ranges
         GrpoLossType.fromTrl(lossType);
         scaleOf(scaleRewards); // (fields are assigned after the compact constructor: check the parameter)
+        deviceOf(device);
         if (rewardFuncs == null || rewardFuncs.isEmpty()) {
             throw new ConfigException("reward_funcs: at least one reward function is needed");
         }
@@ -133,6 +137,20 @@ public record GrpoConfig(
             case "batch" -> GroupAdvantages.Scale.BATCH;
             case "none", "false" -> GroupAdvantages.Scale.NONE;
             default -> throw new ConfigException("scale_rewards must be group, batch or none, got '" + scaleRewards + "'");
+        };
+    }
+
+    /** Whether the sessions run on ORT's CUDA execution provider. */
+    public boolean cuda() {
+        return deviceOf(device) == TrainConfig.Device.CUDA;
+    }
+
+    /** The same devices, and the same names, as fit's device key. */
+    private static TrainConfig.Device deviceOf(String device) {
+        return switch (device == null ? "" : device.strip().toLowerCase(java.util.Locale.ROOT)) {
+            case "cpu" -> TrainConfig.Device.CPU;
+            case "cuda" -> TrainConfig.Device.CUDA;
+            default -> throw new ConfigException("device must be cpu or cuda, got '" + device + "'");
         };
     }
 

@@ -8,7 +8,10 @@ import dev.smoldpo.grpo.sampling.LivePolicySampler;
 import dev.smoldpo.grpo.sampling.SampledGroup;
 import dev.smoldpo.grpo.sampling.TrainingParameters;
 import dev.smoldpo.hf.ModelConfig;
+import dev.smoldpo.train.config.ArtifactSettings;
 import dev.smoldpo.train.config.LrSchedule;
+import dev.smoldpo.train.config.TrainConfig;
+import dev.smoldpo.runtime.OrtRuntime;
 import dev.smoldpo.train.GracefulStop;
 import dev.smoldpo.train.TrainingSession;
 import dev.smoldpo.train.support.MetricsLog;
@@ -30,7 +33,8 @@ import java.util.Optional;
  * every update), rewards and group advantages, then {@link GrpoStepRunner}'s updates. A step is one sampled
  * batch (with num_iterations updates from it). Prompt order and every group's sampling seed derive from
  * seed and step alone, and checkpoints hold the adapters with the optimizer state, so a resumed run samples
- * and trains exactly as the uninterrupted one. A failing reward saves a checkpoint of the last completed
+ * and trains exactly as the uninterrupted one. With device cuda, the training, reference and sampling
+ * sessions all run on ORT's CUDA execution provider. A failing reward saves a checkpoint of the last completed
  * step before the error is reported.
  */
 public final class GrpoTrainer {
@@ -55,12 +59,16 @@ public final class GrpoTrainer {
                                    String configJson) throws Exception {
         ArtifactFiles files = new ArtifactFiles(artifactsDir);
         checkArtifacts(files);
+        if (c.cuda()) {
+            OrtRuntime.enableCuda(); // a missing CUDA library is named before the run folder is touched
+        }
         Optional<RunCheckpoints.Saved> resume = RunCheckpoints.resolveResume(c.resumeFromCheckpoint(), c.outputDir());
         try (RunFolder folder = RunFolder.open(c.outputDir(), resume.isPresent(), c.overwriteOutputDir());
              TrainingSession session = TrainingSession.open(files, resume.map(s -> s.dir().resolve(RunCheckpoints.ORT_FILE))
-                     .orElse(files.checkpoint()), c.threads());
-             TrainingSession reference = c.beta() > 0 ? TrainingSession.open(files, files.checkpoint(), c.threads()) : null;
-             LivePolicySampler sampler = LivePolicySampler.open(artifactsDir, c.threads(), false);
+                     .orElse(files.checkpoint()), c.threads(), c.cuda());
+             // under CUDA the two training sessions read one device copy of the frozen weights (SharedInitializers)
+             TrainingSession reference = c.beta() > 0 ? TrainingSession.open(files, files.checkpoint(), c.threads(), c.cuda()) : null;
+             LivePolicySampler sampler = LivePolicySampler.open(artifactsDir, c.threads(), c.cuda());
              MetricsLog log = resume.isPresent() ? MetricsLog.openForResume(c.outputDir(), resume.get().step())
                      : MetricsLog.create(c.outputDir());
              GracefulStop stop = new GracefulStop(out)) {
@@ -183,7 +191,8 @@ public final class GrpoTrainer {
             throw new IllegalArgumentException("no artifacts in " + files.dir() + " (manifest.json missing): run "
                     + "export-artifacts --loss grpo first");
         }
-        Map<String, Object> extra = Manifest.read(files.manifest()).extra();
+        Manifest manifest = Manifest.read(files.manifest());
+        Map<String, Object> extra = manifest.extra();
         if (!"grpo".equals(extra.get("objective"))) {
             throw new IllegalArgumentException(files.dir() + " holds DPO artifacts; export them with --loss grpo");
         }
@@ -193,5 +202,7 @@ public final class GrpoTrainer {
                     + (kl ? " have the KL term (beta must be > 0, or re-export without --kl)"
                           : " have no KL term (export them with --kl for beta > 0)"));
         }
+        // half-precision training graphs cannot run on the CPU: say so before any session opens
+        ArtifactSettings.requireDevice(c.cuda() ? TrainConfig.Device.CUDA : TrainConfig.Device.CPU, manifest, files.manifest());
     }
 }

@@ -45,7 +45,12 @@ public final class TrainingSession implements AutoCloseable {
 
     /** Opens the artifacts with {@code checkpoint} (the export's own, or a saved one). */
     public static TrainingSession open(ArtifactFiles files, Path checkpoint, int threads) throws OrtException {
-        return open(files.training(), files.eval(), files.optimizer(), checkpoint, threads, false);
+        return open(files, checkpoint, threads, false);
+    }
+
+    /** As above, on ORT's CUDA execution provider when {@code cuda}. */
+    public static TrainingSession open(ArtifactFiles files, Path checkpoint, int threads, boolean cuda) throws OrtException {
+        return open(files.training(), files.eval(), files.optimizer(), checkpoint, threads, cuda);
     }
 
     /**

@@ -38,7 +38,7 @@ class PrecisionSettingsTest {
         fp16 = root.resolve("artifacts-fp16");
         Captured out = Captured.run(() -> Main.run("export-artifacts", "--out", bf16.toString(), "--precision", "bf16"));
         assertEquals(0, out.code(), out.err());
-        assertTrue(out.out().contains("(bf16)") && out.out().contains("train with fit --device cuda only"), out.out());
+        assertTrue(out.out().contains("(bf16)") && out.out().contains("train (fit, grpo) with --device cuda only"), out.out());
         assertEquals(0, Main.run("export-artifacts", "--out", fp16.toString(), "--precision", "fp16"));
     }
 

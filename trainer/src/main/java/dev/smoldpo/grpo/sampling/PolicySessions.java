@@ -13,8 +13,10 @@ import dev.smoldpo.model.smolvlm.DpoCollator;
 import dev.smoldpo.model.smolvlm.PatchPositions;
 import dev.smoldpo.model.smolvlm.SmolVlmInputs;
 import dev.smoldpo.onnx.TensorData;
+import dev.smoldpo.runtime.FirstRunProfile;
 import dev.smoldpo.runtime.OrtRuntime;
 import dev.smoldpo.runtime.OrtTensors;
+import dev.smoldpo.runtime.PlacementCheck;
 import dev.smoldpo.runtime.SessionSettings;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -28,7 +30,8 @@ import java.util.Map;
 /**
  * The ORT sessions of the sampling graphs and the cached decoding of a group: the prompt runs once
  * (prefill, one row), its key/value cache is copied to G rows, then every step decodes one token
- * for all G rows in one run. Not thread-safe.
+ * for all G rows in one run. Under CUDA, each session's first run gets the placement check
+ * {@link PlacementCheck#ENV} asks for, as fit's sessions do. Not thread-safe.
  */
 final class PolicySessions implements AutoCloseable {
     private final ModelConfig config;
@@ -37,28 +40,48 @@ final class PolicySessions implements AutoCloseable {
     private final OrtSession vision;
     private final OrtSession decoder;
     final AdapterInputs adapters;
+    private final FirstRunProfile visionPlacement;
+    private final FirstRunProfile decoderPlacement;
 
     private PolicySessions(ModelConfig config, OrtEnvironment env, OrtSession.SessionOptions options, OrtSession vision,
-                           OrtSession decoder, AdapterInputs adapters) {
+                           OrtSession decoder, AdapterInputs adapters, FirstRunProfile visionPlacement,
+                           FirstRunProfile decoderPlacement) {
         this.config = config;
         this.env = env;
         this.options = options;
         this.vision = vision;
         this.decoder = decoder;
         this.adapters = adapters;
+        this.visionPlacement = visionPlacement;
+        this.decoderPlacement = decoderPlacement;
     }
 
     static PolicySessions open(PolicyGraphs graphs, int threads, boolean cuda) throws OrtException {
+        return open(graphs, threads, cuda, PlacementCheck.forDevice(cuda));
+    }
+
+    /** As above with an explicit placement check of each session's first run. */
+    static PolicySessions open(PolicyGraphs graphs, int threads, boolean cuda, PlacementCheck check) throws OrtException {
         OrtEnvironment env = OrtRuntime.environment();
         OrtSession.SessionOptions options = SessionSettings.options(threads, cuda);
         OrtSession vision = null;
+        FirstRunProfile visionPlacement = null;
+        FirstRunProfile decoderPlacement = null;
         try {
+            visionPlacement = FirstRunProfile.arm(check, options, PolicyGraphs.VISION);
             vision = env.createSession(graphs.vision().toString(), options);
+            decoderPlacement = FirstRunProfile.arm(check, options, PolicyGraphs.DECODER);
             OrtSession decoder = env.createSession(graphs.decoder().toString(), options);
-            return new PolicySessions(graphs.config, env, options, vision, decoder, new AdapterInputs(env, graphs.targets));
+            return new PolicySessions(graphs.config, env, options, vision, decoder, new AdapterInputs(env, graphs.targets),
+                    visionPlacement, decoderPlacement);
         } catch (OrtException | RuntimeException e) {
             if (vision != null) {
                 vision.close();
+            }
+            for (FirstRunProfile p : new FirstRunProfile[] {visionPlacement, decoderPlacement}) {
+                if (p != null) {
+                    p.discard();
+                }
             }
             options.close();
             throw e;
@@ -91,6 +114,7 @@ final class PolicySessions implements AutoCloseable {
         try {
             adapters.feed(vision.getInputNames(), in);
             try (OrtSession.Result r = vision.run(in)) {
+                visionPlacement.afterRun(vision);
                 return OrtTensors.floats(r.get(IMAGE_FEATURES).orElseThrow());
             }
         } finally {
@@ -217,6 +241,7 @@ final class PolicySessions implements AutoCloseable {
                 OrtSession.Result r = decoder.run(in);
                 release();
                 held = r;
+                decoderPlacement.afterRun(decoder);
                 past = presents(r);
                 length += seq;
                 logits = lastLogits(r);
@@ -270,6 +295,8 @@ final class PolicySessions implements AutoCloseable {
         } finally {
             vision.close();
             options.close();
+            visionPlacement.discard();
+            decoderPlacement.discard();
         }
     }
 }

@@ -100,7 +100,7 @@ public final class ArtifactSettings {
             }
             layers.set("layout", layouts.get(0), source, false);
         }
-        requireDevice(layers.bind(), manifest, manifestFile);
+        requireDevice(layers.bind().device(), manifest, manifestFile);
     }
 
     /** Fails when a bound configuration differs from the manifest on an artifact-owned key. */
@@ -115,18 +115,18 @@ public final class ArtifactSettings {
             throw new ConfigException("layout " + config.layout().configName() + " is not served by the artifacts in "
                     + manifestFile.getParent());
         }
-        requireDevice(config, manifest, manifestFile);
+        requireDevice(config.device(), manifest, manifestFile);
     }
 
     /**
      * Half-precision artifacts are for CUDA. ONNX Runtime's CPU execution provider has no bfloat16
      * MatMul, so bf16 sessions cannot even be created there; it has float16 MatMul, but runs most other
      * float16 ops by casting to float32 and back, so fp16 artifacts would train slower than fp32 ones
-     * and no more accurately.
+     * and no more accurately. fit and grpo both check this before opening a session.
      */
-    private static void requireDevice(TrainConfig config, Manifest manifest, Path manifestFile) {
+    public static void requireDevice(TrainConfig.Device device, Manifest manifest, Path manifestFile) {
         Precision precision = precision(manifest, manifestFile);
-        if (config.device() == TrainConfig.Device.CPU && !precision.runsOnCpu()) {
+        if (device == TrainConfig.Device.CPU && !precision.runsOnCpu()) {
             String why = precision == Precision.BF16
                     ? "ONNX Runtime's CPU execution provider has no bf16 MatMul kernel, so these graphs cannot run there"
                     : "ONNX Runtime's CPU execution provider runs most fp16 ops by casting to fp32 and back, slower than "
