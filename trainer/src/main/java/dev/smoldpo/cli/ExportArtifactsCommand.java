@@ -73,19 +73,24 @@ public final class ExportArtifactsCommand implements Callable<Integer> {
     @Option(names = "--reference-free", description = "Drop the reference model from the loss.")
     boolean referenceFree;
 
-    @Option(names = "--max-grad-norm", defaultValue = "1.0", description = "Global gradient-norm clipping, 0 = off (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--max-grad-norm", defaultValue = "1.0", description = "Global gradient-norm clipping, 0 = off (default: ${DEFAULT-VALUE}; grpo trains with it, fit takes it as its "
+            + "max_grad_norm unless given).")
     double maxGradNorm;
 
-    @Option(names = "--weight-decay", defaultValue = "0.0", description = "AdamW weight decay (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--weight-decay", defaultValue = "0.0", description = "AdamW weight decay (default: ${DEFAULT-VALUE}; grpo trains with it, fit takes it as its "
+            + "weight_decay unless given).")
     double weightDecay;
 
-    @Option(names = "--adam-beta1", defaultValue = "0.9", description = "AdamW beta1 (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--adam-beta1", defaultValue = "0.9", description = "AdamW beta1 (default: ${DEFAULT-VALUE}; grpo trains with it, fit takes it as its "
+            + "adam_beta1 unless given).")
     double beta1;
 
-    @Option(names = "--adam-beta2", defaultValue = "0.999", description = "AdamW beta2 (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--adam-beta2", defaultValue = "0.999", description = "AdamW beta2 (default: ${DEFAULT-VALUE}; grpo trains with it, fit takes it as its "
+            + "adam_beta2 unless given).")
     double beta2;
 
-    @Option(names = "--adam-epsilon", defaultValue = "1e-8", description = "AdamW epsilon (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--adam-epsilon", defaultValue = "1e-8", description = "AdamW epsilon (default: ${DEFAULT-VALUE}; grpo trains with it, fit takes it as its "
+            + "adam_epsilon unless given).")
     double epsilon;
 
     @Option(names = "--precision", defaultValue = "fp32", paramLabel = "fp32|bf16|fp16",

@@ -77,7 +77,7 @@ public final class FitCommand implements Callable<Integer> {
         if (precomputeRef) {
             given.put("precompute_ref_log_probs", "true");
         }
-        RunSetup setup = RunSetup.layers(run.configFile, given, demoRecipe);
+        RunSetup setup = RunSetup.forFit(run.configFile, given, demoRecipe);
         ConfigLayers layers = setup.layers();
         TrainConfig asGiven = layers.bind();
         Path artifactsDir = RunSetup.artifacts(layers, setup.demo());
@@ -148,7 +148,7 @@ public final class FitCommand implements Callable<Integer> {
             } else if (i + 1 < args.size() && !args.get(i + 1).startsWith("--")) {
                 m.put(a.substring(2), args.get(++i));
             } else {
-                m.put(a.substring(2), "true");
+                m.put(a.substring(2), ConfigLayers.NO_VALUE); // true for a boolean key, an error for others
             }
         }
         return m;

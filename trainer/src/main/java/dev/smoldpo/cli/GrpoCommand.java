@@ -9,6 +9,7 @@ import dev.smoldpo.grpo.GrpoTrainer;
 import dev.smoldpo.hf.ModelConfig;
 import dev.smoldpo.nativelib.Device;
 import dev.smoldpo.processor.SmolVlmProcessor;
+import dev.smoldpo.train.support.RunCheckpoints;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -39,6 +40,29 @@ public final class GrpoCommand implements Callable<Integer> {
             + "(the key is artifacts_dir; default: onnx-artifacts/grpo-demo).")
     Path artifactsOption;
 
+    /** The layers: defaults, the demo recipe, a resumed run's own grpo_config.json, the config file, the flags. */
+    private GrpoSettings settings(boolean demo, Path runConfig, Map<String, String> given) throws java.io.IOException {
+        GrpoSettings settings = new GrpoSettings();
+        if (demo) {
+            settings.layer(GrpoDemo.recipe(), "demo recipe");
+        }
+        if (runConfig != null) {
+            settings.file(runConfig);
+        }
+        if (run.configFile != null) {
+            settings.file(run.configFile);
+        }
+        return settings.layer(given, "command line");
+    }
+
+    /** The grpo_config.json of the run whose checkpoint {@code config} resumes from, or null when it does not resume. */
+    private static Path resumedRunConfig(GrpoConfig config) {
+        return RunCheckpoints.resolveResume(config.resumeFromCheckpoint(), config.outputDir())
+                .map(saved -> saved.dir().toAbsolutePath().getParent().resolve(GrpoTrainer.CONFIG_FILE))
+                .filter(Files::isRegularFile)
+                .orElse(null);
+    }
+
     @Override
     public Integer call() throws Exception {
         if (run.listKeys) {
@@ -58,14 +82,16 @@ public final class GrpoCommand implements Callable<Integer> {
         }
         // only whether a dataset is named: the other keys are checked once the recipe is layered under them
         boolean demo = !probe.layer(given, "command line").hasValue("dataset");
-        GrpoSettings settings = new GrpoSettings();
-        if (demo) {
-            settings.layer(GrpoDemo.recipe(), "demo recipe");
+        GrpoSettings settings = settings(demo, null, given);
+        GrpoConfig config = settings.bind();
+        Path runConfig = resumedRunConfig(config);
+        if (runConfig != null) {
+            // a resumed run continues with its own settings, as fit's does (RunSetup.forFit)
+            System.out.println("resuming with the settings of " + runConfig + " (the config file and flags given here override them)");
+            settings = settings(demo, runConfig, given);
+            config = settings.bind();
+            demo = config.dataset() == null; // the run's own dataset, when it had one
         }
-        if (run.configFile != null) {
-            settings.file(run.configFile);
-        }
-        GrpoConfig config = settings.layer(given, "command line").bind();
         if (!demo && config.artifactsDir() == null) {
             throw new IllegalArgumentException("artifacts_dir: a dataset needs the artifacts of its model, from "
                     + "export-artifacts --loss grpo (with --kl for beta > 0)");

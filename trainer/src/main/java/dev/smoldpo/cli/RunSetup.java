@@ -6,6 +6,7 @@ import dev.smoldpo.train.DemoRecipe;
 import dev.smoldpo.train.config.ArtifactSettings;
 import dev.smoldpo.train.config.ConfigLayers;
 import dev.smoldpo.train.config.TrainConfig;
+import dev.smoldpo.train.support.RunCheckpoints;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -17,6 +18,8 @@ import java.util.Map;
  */
 record RunSetup(ConfigLayers layers, boolean demo) {
     static final Path DEMO_ARTIFACTS = Path.of("onnx-artifacts", "demo");
+    /** The settings a fit run records in its folder (DpoTrainer writes it). */
+    static final String TRAIN_CONFIG = "train_config.json";
 
     /** @param base a first layer under the file and flags (e.g. a run's train_config.json), or null */
     static RunSetup layers(Path base, Path configFile, Map<String, String> flags, boolean forceDemo) {
@@ -43,6 +46,31 @@ record RunSetup(ConfigLayers layers, boolean demo) {
 
     static RunSetup layers(Path configFile, Map<String, String> flags, boolean forceDemo) {
         return layers(null, configFile, flags, forceDemo);
+    }
+
+    /**
+     * fit's layers. A resumed run (resume_from_checkpoint set) continues with its own settings: the
+     * train_config.json of the checkpoint's run folder lies under the config file and the flags, as the
+     * run's settings lie under eval's. Without it, a plain {@code fit --resume --output-dir DIR} would
+     * fall back to the defaults and, with no dataset named, to the demo recipe and data (HF's Trainer
+     * takes the settings from the script that resumes; here the command line is the script).
+     */
+    static RunSetup forFit(Path configFile, Map<String, String> flags, boolean forceDemo) {
+        RunSetup fresh = layers(null, configFile, flags, forceDemo);
+        Path runConfig = resumedRunConfig(fresh.layers().bind());
+        if (runConfig == null) {
+            return fresh;
+        }
+        System.out.println("resuming with the settings of " + runConfig + " (the config file and flags given here override them)");
+        return layers(runConfig, configFile, flags, false);
+    }
+
+    /** The train_config.json of the run whose checkpoint {@code config} resumes from, or null when it does not resume. */
+    static Path resumedRunConfig(TrainConfig config) {
+        return RunCheckpoints.resolveResume(config.resumeFromCheckpoint(), config.outputDir())
+                .map(saved -> saved.dir().toAbsolutePath().getParent().resolve(TRAIN_CONFIG))
+                .filter(Files::isRegularFile)
+                .orElse(null);
     }
 
     /**

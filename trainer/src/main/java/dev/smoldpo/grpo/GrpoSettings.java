@@ -11,6 +11,8 @@ import com.fasterxml.jackson.databind.node.NullNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import dev.smoldpo.train.config.ConfigException;
+import dev.smoldpo.train.config.ConfigKeys;
+import dev.smoldpo.train.config.ConfigLayers;
 import dev.smoldpo.train.config.Key;
 import java.io.IOException;
 import java.lang.reflect.RecordComponent;
@@ -65,7 +67,8 @@ public final class GrpoSettings {
     public GrpoSettings layer(Map<String, String> flags, String source) {
         flags.forEach((flag, value) -> {
             String key = flag.replaceFirst("^-+", "").replace('-', '_').toLowerCase(Locale.ROOT);
-            put(known(key, source), value, source.equals("command line") ? "command line (--" + key.replace('_', '-') + ")" : source);
+            String from = source.equals("command line") ? "command line (--" + key.replace('_', '-') + ")" : source;
+            put(known(key, source), ConfigLayers.flagValue(value, key, KEYS.get(key).getType(), from), from);
         });
         return this;
     }
@@ -164,7 +167,9 @@ public final class GrpoSettings {
 
     private static String known(String key, String source) {
         if (!KEYS.containsKey(key)) {
-            throw new ConfigException("unknown key '" + key + "' in " + source + "; known keys: " + String.join(", ", KEYS.keySet())
+            String hint = ConfigKeys.closest(key, KEYS.keySet());
+            throw new ConfigException("unknown key '" + key + "' in " + source
+                    + (hint != null ? " (did you mean '" + hint + "'?)" : "") + "; known keys: " + String.join(", ", KEYS.keySet())
                     + " (grpo --list-keys describes them)");
         }
         return key;

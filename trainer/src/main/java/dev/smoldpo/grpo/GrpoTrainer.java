@@ -38,6 +38,8 @@ import java.util.Optional;
  * step before the error is reported.
  */
 public final class GrpoTrainer {
+    /** The run's settings with their sources, in its folder (what a resume continues with). */
+    public static final String CONFIG_FILE = "grpo_config.json";
     private final GrpoConfig c;
     private final GrpoMetrics metrics;
     private final PrintStream out;
@@ -72,7 +74,7 @@ public final class GrpoTrainer {
              MetricsLog log = resume.isPresent() ? MetricsLog.openForResume(c.outputDir(), resume.get().step())
                      : MetricsLog.create(c.outputDir());
              GracefulStop stop = new GracefulStop(out)) {
-            Files.writeString(c.outputDir().resolve("grpo_config.json"), configJson);
+            Files.writeString(c.outputDir().resolve(CONFIG_FILE), configJson);
             List<TrainingParameters.Spec> specs = Manifest.read(files.manifest()).parameters().stream()
                     .map(p -> new TrainingParameters.Spec(p.name(), p.shape().stream().mapToLong(Long::parseLong).toArray()))
                     .toList();

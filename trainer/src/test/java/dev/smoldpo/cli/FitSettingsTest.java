@@ -57,6 +57,25 @@ class FitSettingsTest {
     }
 
     @Test
+    void theExportsOptimizerSettingsAreFitsDefaultsThatFlagsOverride() throws Exception {
+        Path decayed = root.resolve("artifacts-decay");
+        assertEquals(0, Main.run("export-artifacts", "--out", decayed.toString(), "--weight-decay", "0.1", "--max-grad-norm", "0"));
+        RunSetup setup = RunSetup.layers(null, Map.of("artifacts_dir", decayed.toString()), true);
+        RunSetup.artifacts(setup.layers(), setup.demo());
+        TrainConfig c = setup.layers().bind();
+        assertEquals(0.1, c.weightDecay(), "not TrainingArguments' 0.0");
+        assertEquals(0.0, c.maxGradNorm(), "not TrainingArguments' 1.0");
+        assertTrue(setup.layers().source("weight_decay").startsWith("artifacts "), setup.layers().source("weight_decay"));
+        assertEquals(0.1, c.adamWConfig().weightDecay(), "and so in the optimizer graph fit writes");
+        assertEquals(ConfigLayers.DEFAULT, setup.layers().source("adam_beta1"), "values equal to the defaults keep their source");
+        // fit rebuilds its optimizer, so unlike the LoRA settings a flag may change them
+        RunSetup flagged = RunSetup.layers(null, Map.of("artifacts_dir", decayed.toString(), "weight-decay", "0.02"), true);
+        RunSetup.artifacts(flagged.layers(), flagged.demo());
+        assertEquals(0.02, flagged.layers().bind().weightDecay());
+        assertEquals(0.0, flagged.layers().bind().maxGradNorm());
+    }
+
+    @Test
     void unsetExportTimeSettingsComeFromTheArtifactsAndExplicitOnesMustMatch() throws Exception {
         RunSetup setup = RunSetup.layers(null, Map.of("artifacts_dir", artifacts.toString()), false);
         RunSetup.artifacts(setup.layers(), setup.demo());

@@ -52,7 +52,11 @@ class GrpoRunTest {
         assertEquals(0, Main.run(run(whole, rewards)));
         assertEquals(0, Main.run(run(resumed, concat(rewards, "--stop-after-step", "2"))));
         assertTrue(Files.isDirectory(resumed.resolve("checkpoint-2")) && !Files.exists(resumed.resolve("checkpoint-4")));
-        assertEquals(0, Main.run(run(resumed, concat(rewards, "--resume"))));
+        // a bare resume: the run's own settings (grpo_config.json) with nothing repeated
+        Captured bare = Captured.run(() -> Main.run("grpo", "--output-dir", resumed.toString(), "--resume"));
+        assertEquals(0, bare.code(), bare.err());
+        assertTrue(bare.out().contains("resuming with the settings of " + resumed.toAbsolutePath().resolve("grpo_config.json")),
+                bare.out());
         List<MetricsLog.Record> a = MetricsLog.read(whole.resolve(MetricsLog.FILE_NAME));
         List<MetricsLog.Record> b = MetricsLog.read(resumed.resolve(MetricsLog.FILE_NAME));
         assertEquals(a.size(), b.size(), "the same records");

@@ -121,6 +121,39 @@ class FitRunFolderTest {
     }
 
     @Test
+    void aBareResumeContinuesWithTheRunsOwnSettingsAndData() throws Exception {
+        Path out = root.resolve("bare-resume");
+        assertEquals(0, Main.run(fitArgs(out, "--learning-rate", "1e-3", "--beta", "0.25", "--save-steps", "3")));
+        // only the folder, the wish to resume, and a longer run: no dataset, no artifacts, no --demo
+        Captured resumed = Captured.run(() -> Main.run("fit", "--resume", "--output-dir", out.toString(), "--max-steps", "5"));
+        assertEquals(0, resumed.code(), resumed.err());
+        Path runConfig = out.toAbsolutePath().resolve("train_config.json");
+        assertTrue(resumed.out().contains("resuming with the settings of " + runConfig), resumed.out());
+        assertFalse(resumed.out().contains("generated the demo preference set"), resumed.out());
+        assertFalse(Files.exists(out.resolve("demo_dataset.parquet")), "the run's own data, not the demo's");
+        JsonNode saved = new ObjectMapper().readTree(runConfig.toFile());
+        assertEquals(data.toAbsolutePath().toString(), saved.get("dataset").asText());
+        assertEquals(1e-3, saved.get("learning_rate").asDouble());
+        assertEquals(0.25, saved.get("beta").asDouble());
+        assertEquals(5, saved.get("max_steps").asInt());
+        assertEquals("command line (--max-steps)", saved.get("_sources").get("max_steps").asText());
+        assertEquals(List.of(1L, 2L, 3L, 4L, 5L), loggedSteps(out));
+    }
+
+    @Test
+    void aFlagWithoutAValueIsAnErrorUnlessItIsBoolean() throws Exception {
+        Path out = root.resolve("no-value");
+        Captured run = Captured.run(() -> Main.run("fit", "--demo", "--artifacts", artifacts.toString(), "--dataset",
+                data.toString(), "--output-dir", "--max-steps", "1"));
+        assertEquals(1, run.code());
+        assertTrue(run.err().contains("command line (--output-dir): --output-dir needs a value (Path)"), run.err());
+        assertFalse(Files.exists(Path.of("true")), "no folder named after the word true");
+        // a boolean flag alone still means true
+        assertEquals(0, Main.run(fitArgs(out, "--logging-first-step")));
+        assertTrue(new ObjectMapper().readTree(out.resolve("train_config.json").toFile()).get("logging_first_step").asBoolean());
+    }
+
+    @Test
     void evalOfARunsCheckpointUsesTheRunsSettingsWithoutAnyFlag() throws Exception {
         Path out = root.resolve("evaluated");
         assertEquals(0, Main.run(fitArgs(out, "--eval-strategy", "steps", "--eval-steps", "3", "--test-size", "16")));

@@ -44,6 +44,25 @@ public final class ArtifactSettings {
         return m;
     }
 
+    /**
+     * The AdamW settings export-artifacts was given (--weight-decay, --max-grad-norm, --adam-*), as fit's
+     * keys. grpo trains with the export's optimizer graph; fit builds its own from these keys, so they are
+     * the defaults a config file or flag may change, not fixed like {@link #exported}. Their export
+     * defaults are TrainingArguments', so an export without them changes nothing.
+     */
+    public static Map<String, Object> optimizerDefaults(Manifest manifest) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        if (manifest.optimizer() == null) {
+            return m;
+        }
+        m.put("adam_beta1", manifest.optimizer().beta1());
+        m.put("adam_beta2", manifest.optimizer().beta2());
+        m.put("adam_epsilon", manifest.optimizer().epsilon());
+        m.put("weight_decay", manifest.optimizer().weightDecay());
+        m.put("max_grad_norm", manifest.optimizer().maxGradNorm());
+        return m;
+    }
+
     /** The activations the artifacts' training graph recomputes; none for manifests written before the key existed. */
     public static ActivationRecompute recompute(Manifest manifest, Path manifestFile) {
         return extra(manifest, manifestFile, SmolVlmExporter.RECOMPUTE, ActivationRecompute.NONE, ActivationRecompute::fromConfig);
@@ -91,6 +110,13 @@ public final class ArtifactSettings {
                 throw mismatch(key, asGiven.get(key), layers.source(key), e.getValue(), manifestFile);
             }
         }
+        // fit writes its own optimizer graph from its keys, so the export's values are only defaults here
+        String optimizerSource = source + " (export-artifacts' optimizer settings)";
+        optimizerDefaults(manifest).forEach((key, value) -> {
+            if (!layers.isExplicit(key) && !same(asGiven.get(key), value)) {
+                layers.set(key, value, optimizerSource, false);
+            }
+        });
         List<DpoLayout> layouts = layouts(manifest, manifestFile);
         if (!layouts.contains(asGiven.layout())) {
             if (layers.isExplicit("layout")) {

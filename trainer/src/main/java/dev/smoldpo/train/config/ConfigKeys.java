@@ -242,9 +242,14 @@ public final class ConfigKeys {
 
     /** The known key closest to an unknown one, when it is plausibly a typo; else null. */
     static String closest(String key) {
+        return closest(key, SPECS.keySet());
+    }
+
+    /** The name among {@code names} nearest to a misspelt {@code key} (a typo or two), or null. */
+    public static String closest(String key, java.util.Collection<String> names) {
         String best = null;
         int bestDistance = Integer.MAX_VALUE;
-        for (String k : SPECS.keySet()) {
+        for (String k : names) {
             int d = editDistance(key, k);
             if (d < bestDistance) {
                 bestDistance = d;

@@ -36,6 +36,12 @@ public final class ConfigLayers {
     public static final String DEFAULT = "default";
     /** The key of {@code train_config.json} that records each key's source (skipped when read back). */
     public static final String SOURCES_KEY = "_sources";
+    /**
+     * What the command line's parser records for a flag given without a value ({@code --resume-from-checkpoint}
+     * at the end, or followed by another flag): true for a boolean key, an error for any other, which would
+     * otherwise take the word "true" (an output folder named true).
+     */
+    public static final String NO_VALUE = "\u0000no value";
     private static final int MAX_SHOWN_VALUE = 120;
 
     private final ObjectNode values = JsonNodeFactory.instance.objectNode();
@@ -113,7 +119,8 @@ public final class ConfigLayers {
         flags.forEach((flag, value) -> {
             String key = flagToKey(flag);
             if (accepted(key, "command line")) {
-                put(key, parseFlagValue(value), "command line (--" + key.replace('_', '-') + ")", true);
+                String source = "command line (--" + key.replace('_', '-') + ")";
+                put(key, parseFlagValue(flagValue(value, key, ConfigKeys.find(key).type(), source)), source, true);
             }
         });
         return this;
@@ -220,6 +227,18 @@ public final class ConfigLayers {
             k = k.substring(1);
         }
         return k.replace('-', '_').toLowerCase(Locale.ROOT);
+    }
+
+    /** A flag's value; for one given without a value, true when {@code type} is boolean, else a named error. */
+    public static String flagValue(String value, String key, Class<?> type, String source) {
+        if (!NO_VALUE.equals(value)) {
+            return value;
+        }
+        if (type == boolean.class || type == Boolean.class) {
+            return "true";
+        }
+        throw new ConfigException(source + ": --" + key.replace('_', '-') + " needs a value (" + type.getSimpleName()
+                + "), as in --" + key.replace('_', '-') + " VALUE; none was given before the next flag or the end");
     }
 
     private static JsonNode parseFlagValue(String value) {

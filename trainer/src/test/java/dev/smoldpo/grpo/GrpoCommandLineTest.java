@@ -15,9 +15,10 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * {@code grpo}'s device setting, as fit's: half-precision artifacts are refused on the CPU with the
  * reason, CUDA without a GPU build fails naming what is missing, both before the run folder is made,
- * and an unknown device is named with its source. {@code --artifacts} is fit's name for artifacts_dir.
+ * and an unknown device is named with its source. {@code --artifacts} is fit's name for artifacts_dir, and
+ * a flag without a value is an error unless its key is boolean.
  */
-class GrpoDeviceTest {
+class GrpoCommandLineTest {
     @TempDir
     static Path root;
     static Path fp32;
@@ -64,6 +65,20 @@ class GrpoDeviceTest {
         Captured run = grpo(root.resolve("gpu"), "--artifacts-dir", fp32.toString(), "--device", "gpu");
         assertEquals(1, run.code());
         assertTrue(run.err().contains("command line (--device): device must be cpu or cuda, got 'gpu'"), run.err());
+    }
+
+    @Test
+    void aFlagWithoutAValueIsNamed() throws Exception {
+        Captured run = grpo(root.resolve("no-value"), "--artifacts-dir", fp32.toString(), "--answer-prefix");
+        assertEquals(1, run.code());
+        assertTrue(run.err().contains("command line (--answer-prefix): --answer-prefix needs a value (String)"), run.err());
+    }
+
+    @Test
+    void aMisspeltKeyGetsASuggestion() throws Exception {
+        Captured run = grpo(root.resolve("typo"), "--artifacts-dir", fp32.toString(), "--num-generation", "4");
+        assertEquals(1, run.code());
+        assertTrue(run.err().contains("unknown key 'num_generation' in command line (did you mean 'num_generations'?)"), run.err());
     }
 
     @Test
