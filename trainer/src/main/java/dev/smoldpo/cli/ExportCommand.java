@@ -10,6 +10,8 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
 
 /** A trained run → a PEFT adapter and/or a merged ONNX deployment folder. */
 @Command(name = "export", mixinStandardHelpOptions = true, sortOptions = false,
@@ -40,10 +42,21 @@ public final class ExportCommand implements Callable<Integer> {
             + "quantized embedding tables: a power of two >= 16 (default: ${DEFAULT-VALUE}).")
     int blockSize;
 
+    @Spec
+    CommandSpec spec;
+
     @Override
     public Integer call() throws Exception {
         if (!format.equals("peft") && !format.equals("onnx") && !format.equals("both")) {
             throw new IllegalArgumentException("--format must be peft, onnx or both, not " + format);
+        }
+        if (format.equals("peft")) {
+            for (String onnxOnly : new String[] {"--dtype", "--block-size"}) {
+                if (spec.commandLine().getParseResult().hasMatchedOption(onnxOnly)) {
+                    throw new IllegalArgumentException(onnxOnly + " shapes the ONNX graphs, which --format peft does not write: "
+                            + "drop it, or export with --format both");
+                }
+            }
         }
         DeploymentVariants variants;
         try {

@@ -164,10 +164,14 @@ final class TrainRun {
         return m;
     }
 
-    /** Every eval_steps, and at the end of each epoch and of the run (eval_strategy "no" turns all off). */
+    /**
+     * As HF's DefaultFlowCallback: every eval_steps under eval_strategy steps, at each epoch's end under
+     * epoch; and, beyond HF, at the run's last step, so summary.json has the final held-out figures
+     * (eval_strategy "no" turns all off).
+     */
     private boolean evalDue(long step, boolean last) {
         return data.testIndices().length > 0 && config.evalStrategy() != IntervalStrategy.NO
-                && (last || plan.endsEpoch(step)
+                && (last || config.evalStrategy() == IntervalStrategy.EPOCH && plan.endsEpoch(step)
                 || config.evalStrategy() == IntervalStrategy.STEPS && (step + 1) % config.effectiveEvalSteps() == 0);
     }
 

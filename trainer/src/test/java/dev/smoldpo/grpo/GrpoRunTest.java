@@ -83,6 +83,10 @@ class GrpoRunTest {
         // export takes a grpo run like a fit run: the adapter of the latest checkpoint
         assertEquals(0, Main.run("export", "--run", whole.toString(), "--format", "peft"));
         assertTrue(Files.size(whole.resolve("export").resolve("peft").resolve("adapter_model.safetensors")) > 0);
+        // an ONNX-only option with the PEFT format alone is an error, not silently ignored
+        Captured q4 = Captured.run(() -> Main.run("export", "--run", whole.toString(), "--format", "peft", "--dtype", "q4"));
+        assertEquals(1, q4.code());
+        assertTrue(q4.err().contains("--dtype shapes the ONNX graphs, which --format peft does not write"), q4.err());
     }
 
     @Test

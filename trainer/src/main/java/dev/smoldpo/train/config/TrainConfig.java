@@ -140,7 +140,7 @@ public record TrainConfig(
         int loggingSteps,
         @Key(def = "false", doc = "(HF) also log the first step")
         boolean loggingFirstStep,
-        @Key(def = "epoch", doc = "(HF) when to evaluate on the held-out pairs: no, steps or epoch")
+        @Key(def = "epoch", doc = "(HF) when to evaluate on the held-out pairs: no, steps or epoch (and at the last step)")
         IntervalStrategy evalStrategy,
         @Key(doc = "(HF) evaluate every this many steps with eval_strategy steps (null: logging_steps)")
         Integer evalSteps,
