@@ -75,15 +75,15 @@ final class DatasetScan {
                     continue;
                 }
                 JsonNode images = json(rs.getString(8));
-                List<String> refs = ImageRefs.resolve(images, file.getParent());
+                ImageRefs.Resolved refs = ImageRefs.resolve(images, file.getParent());
                 PairText.Parsed parsed = PairText.parse(json(rs.getString(5)), json(rs.getString(6)), json(rs.getString(7)),
                         images.size());
-                String reason = reason(parsed, schema.hasImages() && refs == null);
+                String reason = reason(parsed, schema.hasImages() && refs.problem() != null);
                 if (reason != null) {
-                    skips.add(reason, row);
+                    skips.add(reason, row, note(reason, refs));
                     continue;
                 }
-                sink.accept(row, rs.getString(2), parsed.text(), refs, 0, 0);
+                sink.accept(row, rs.getString(2), parsed.text(), refs.refs(), 0, 0);
             }
         }
         return new Result(skips.build(), schema.hasImages(), List.of());
@@ -116,19 +116,19 @@ final class DatasetScan {
             boolean mentionsImages = JsonlImages.mentionsImages(obj);
             anyImages[0] |= mentionsImages;
             List<JsonNode> descriptors = JsonlImages.descriptors(obj);
-            List<String> refs = ImageRefs.resolve(descriptors, file.getParent());
+            ImageRefs.Resolved refs = ImageRefs.resolve(descriptors, file.getParent());
             JsonNode prompt = obj.has("prompt") ? obj.get("prompt") : obj.get("question");
             PairText.Parsed parsed = PairText.parse(prompt, obj.get("chosen"), obj.get("rejected"), descriptors.size());
-            String reason = reason(parsed, mentionsImages && refs == null);
+            String reason = reason(parsed, mentionsImages && refs.problem() != null);
             if (reason != null) {
-                skips.add(reason, number);
+                skips.add(reason, number, note(reason, refs));
                 return;
             }
             if (!mentionsImages) {
                 imageless.add(number);
             }
             String id = obj.hasNonNull("id") ? obj.get("id").asText() : obj.hasNonNull("idx") ? obj.get("idx").asText() : null;
-            sink.accept(number, id, parsed.text(), refs, offset, bytes.length);
+            sink.accept(number, id, parsed.text(), refs.refs(), offset, bytes.length);
         });
         if (!anyPair[0] && !firstKeys.isEmpty()) {
             throw new DatasetException(file, "lines have no prompt (or question), chosen and rejected keys; keys found: " + firstKeys
@@ -148,6 +148,11 @@ final class DatasetScan {
             return parsed.skipReason();
         }
         return imageMissing ? SkipReport.MISSING_IMAGE : parsed.skipReason();
+    }
+
+    /** Which image is missing and why, for a row skipped as missing its image. */
+    private static String note(String reason, ImageRefs.Resolved refs) {
+        return reason.equals(SkipReport.MISSING_IMAGE) ? refs.problem() : null;
     }
 
     private static JsonNode json(String text) throws IOException {

@@ -16,8 +16,10 @@ import java.util.concurrent.atomic.LongAdder;
  *
  * @param counts   reason → number of rows, sorted by reason
  * @param examples reason → up to {@link #MAX_EXAMPLES} source rows (0-based), ascending
+ * @param notes    reason → what was wrong with the first row noted for it (e.g. which image value is
+ *                 unusable), for reasons whose name alone does not tell the user what to fix
  */
-public record SkipReport(Map<String, Long> counts, Map<String, List<Long>> examples) {
+public record SkipReport(Map<String, Long> counts, Map<String, List<Long>> examples, Map<String, String> notes) {
 
     /** Text column (RLHF-V) or JSONL line is not a parsable JSON object. */
     public static final String BAD_JSON = "bad_json";
@@ -37,7 +39,7 @@ public record SkipReport(Map<String, Long> counts, Map<String, List<Long>> examp
     public static final String IMAGE_COUNT_MISMATCH = "image_count_mismatch";
     /** A conversational value that is not a list of {role, content} messages TRL's format allows. */
     public static final String BAD_MESSAGES = "bad_messages";
-    /** The dataset has images but this row has none (no bytes, or a path to no file). */
+    /** The dataset has images but this row has none (no bytes, or a string that is not a file, data: URI or base64 image). */
     public static final String MISSING_IMAGE = "missing_image";
     /** The image bytes cannot be decoded (see {@link ImageCheck}). */
     public static final String UNDECODABLE_IMAGE = "undecodable_image";
@@ -52,6 +54,11 @@ public record SkipReport(Map<String, Long> counts, Map<String, List<Long>> examp
         Map<String, List<Long>> ex = new TreeMap<>();
         examples.forEach((k, v) -> ex.put(k, List.copyOf(v)));
         examples = Collections.unmodifiableMap(ex);
+        notes = Collections.unmodifiableMap(new TreeMap<>(notes));
+    }
+
+    public SkipReport(Map<String, Long> counts, Map<String, List<Long>> examples) {
+        this(counts, examples, Map.of());
     }
 
     public static SkipReport empty() {
@@ -82,27 +89,35 @@ public record SkipReport(Map<String, Long> counts, Map<String, List<Long>> examp
         return builder().addAll(this).addAll(other).build();
     }
 
-    /** {@code {"total": n, "counts": {reason: n}, "examples": {reason: [rows]}}}, for JSON/YAML writers. */
+    /** {@code {"total": n, "counts": {reason: n}, "examples": {reason: [rows]}, "notes": {reason: text}}}, for JSON/YAML writers. */
     public Map<String, Object> toMap() {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("total", total());
         m.put("counts", new LinkedHashMap<>(counts));
         m.put("examples", new LinkedHashMap<>(examples));
+        m.put("notes", new LinkedHashMap<>(notes));
         return m;
     }
 
-    /** One line, e.g. {@code 3 skipped: bad_json=1 (row 7), identical_answers=2 (rows 3, 9)}. */
+    /**
+     * One line, e.g. {@code 3 skipped: bad_json=1 (row 7) identical_answers=2 (rows 3, 9)}, a reason's note
+     * after its rows: {@code missing_image=2 (rows 4, 6; row 4: image 1 "x" is not a file, ...)}.
+     */
     public String summary() {
         if (isEmpty()) return "none skipped";
         StringBuilder sb = new StringBuilder().append(total()).append(" skipped:");
         counts.forEach((reason, n) -> {
             List<Long> rows = examples.getOrDefault(reason, List.of());
+            String note = notes.get(reason);
             sb.append(' ').append(reason).append('=').append(n);
-            if (!rows.isEmpty()) {
-                sb.append(rows.size() == 1 ? " (row " : " (rows ");
-                for (int i = 0; i < rows.size(); i++) sb.append(i == 0 ? "" : ", ").append(rows.get(i));
-                if (n > rows.size()) sb.append(", ...");
-                sb.append(')');
+            if (!rows.isEmpty() || note != null) {
+                sb.append(" (");
+                if (!rows.isEmpty()) {
+                    sb.append(rows.size() == 1 ? "row " : "rows ");
+                    for (int i = 0; i < rows.size(); i++) sb.append(i == 0 ? "" : ", ").append(rows.get(i));
+                    if (n > rows.size()) sb.append(", ...");
+                }
+                sb.append(note == null ? "" : (rows.isEmpty() ? "" : "; ") + note).append(')');
             }
         });
         return sb.toString();
@@ -117,10 +132,24 @@ public record SkipReport(Map<String, Long> counts, Map<String, List<Long>> examp
     public static final class Builder {
         private final ConcurrentHashMap<String, LongAdder> counts = new ConcurrentHashMap<>();
         private final ConcurrentHashMap<String, List<Long>> examples = new ConcurrentHashMap<>();
+        private final ConcurrentHashMap<String, String> notes = new ConcurrentHashMap<>();
 
         /** Counts one row skipped for {@code reason}; {@code sourceRow} < 0 for no example row. */
         public Builder add(String reason, long sourceRow) {
             return add(reason, 1, sourceRow < 0 ? List.of() : List.of(sourceRow));
+        }
+
+        /**
+         * Counts one row skipped for {@code reason} with a note on what is wrong with it, kept as
+         * {@code row N: note}; the reason keeps the first note it is given (so, from a reader going through
+         * the file in order, its first row's).
+         */
+        public Builder add(String reason, long sourceRow, String note) {
+            add(reason, sourceRow);
+            if (note != null) {
+                notes.putIfAbsent(reason, (sourceRow < 0 ? "" : "row " + sourceRow + ": ") + note);
+            }
+            return this;
         }
 
         /** Counts {@code n} rows skipped for {@code reason}, with some of their rows as examples. */
@@ -142,6 +171,7 @@ public record SkipReport(Map<String, Long> counts, Map<String, List<Long>> examp
 
         public Builder addAll(SkipReport report) {
             report.counts().forEach((reason, n) -> add(reason, n, report.examples().getOrDefault(reason, List.of())));
+            report.notes().forEach(notes::putIfAbsent);
             return this;
         }
 
@@ -165,7 +195,9 @@ public record SkipReport(Map<String, Long> counts, Map<String, List<Long>> examp
                     if (!ex.isEmpty()) e.put(k, List.copyOf(ex));
                 }
             }
-            return new SkipReport(c, e);
+            Map<String, String> n = new TreeMap<>(notes);
+            n.keySet().retainAll(c.keySet());
+            return new SkipReport(c, e, n);
         }
     }
 }

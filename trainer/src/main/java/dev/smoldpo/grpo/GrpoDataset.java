@@ -2,6 +2,8 @@ package dev.smoldpo.grpo;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.smoldpo.data.ImageCheck;
+import dev.smoldpo.data.JsonlImages;
 import dev.smoldpo.data.text.ChatMessage;
 import dev.smoldpo.grpo.sampling.EncodedPrompt;
 import dev.smoldpo.model.smolvlm.DpoCollator;
@@ -17,7 +19,9 @@ import java.util.Map;
 
 /**
  * A user's GRPO prompts: JSONL, one prompt per line, as {@code {"prompt": "How many ...?", "image": "img/1.png",
- * "answer": "3"}} ({@code images}: a list of paths for several images; paths relative to the file's folder).
+ * "answer": "3"}} ({@code images}: a list for several images). Images take the forms the preference JSONL
+ * takes ({@link JsonlImages}): paths relative to the file's folder, {@code data:} URIs, plain base64,
+ * {@code {"bytes": base64}} objects.
  * Every field of the line reaches the rewards as the row (the built-in ones read {@code answer}; a reward
  * command gets them all). The last {@code heldOut} lines are held out for the greedy accuracy, the rest train.
  */
@@ -59,27 +63,30 @@ public final class GrpoDataset {
         if (!row.path("prompt").isTextual()) {
             throw new IllegalArgumentException(where + ": no \"prompt\" text (fields: " + fieldNames(row) + ")");
         }
-        List<Path> imagePaths = new ArrayList<>();
-        if (row.path("image").isTextual()) {
-            imagePaths.add(file.toAbsolutePath().getParent().resolve(row.get("image").asText()));
+        List<byte[]> encoded;
+        try {
+            encoded = JsonlImages.read(row, file.toAbsolutePath().getParent());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(where + ": " + e.getMessage(), e);
         }
-        row.path("images").forEach(n -> imagePaths.add(file.toAbsolutePath().getParent().resolve(n.asText())));
-        if (imagePaths.isEmpty()) {
+        if (encoded.isEmpty()) {
             throw new IllegalArgumentException(where + ": no \"image\" or \"images\" (fields: " + fieldNames(row) + ")");
         }
         List<DecodedImage> images = new ArrayList<>();
-        for (Path p : imagePaths) {
-            if (!Files.isRegularFile(p)) {
-                throw new IllegalArgumentException(where + ": image " + p + " not found");
+        for (int k = 0; k < encoded.size(); k++) {
+            // decoded as fit decodes a pair's images (EXIF orientation applied), with its reasons for refusing one
+            ImageCheck check = ImageCheck.decode(encoded.get(k));
+            if (!check.ok()) {
+                throw new IllegalArgumentException(where + ": image " + (k + 1) + ": " + check.detail() + " (" + check.reason() + ")");
             }
-            images.add(DecodedImage.decode(Files.readAllBytes(p)));
+            images.add(check.image().orElseThrow());
         }
         String question = row.get("prompt").asText();
-        EncodedPrompt encoded = encode(processor, question, images, answerPrefix);
+        EncodedPrompt prompt = encode(processor, question, images, answerPrefix);
         Map<String, Object> fields = new LinkedHashMap<>();
         row.fields().forEachRemaining(e -> fields.put(e.getKey(), e.getValue().isTextual() ? e.getValue().asText()
                 : e.getValue().toString()));
-        return new GrpoPrompt(encoded, question, fields);
+        return new GrpoPrompt(prompt, question, fields);
     }
 
     /** A user turn with the images and the question, then the generation prompt and the answer's start. */

@@ -1,16 +1,23 @@
 package dev.smoldpo.grpo;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.smoldpo.cli.Main;
 import dev.smoldpo.data.DemoDataset;
+import dev.smoldpo.grpo.sampling.EncodedPrompt;
+import dev.smoldpo.hf.ModelConfig;
+import dev.smoldpo.nativelib.Device;
+import dev.smoldpo.processor.SmolVlmProcessor;
 import dev.smoldpo.testing.Captured;
 import dev.smoldpo.train.support.MetricsLog;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -57,6 +64,39 @@ class GrpoDatasetTest {
         assertTrue(records.stream().anyMatch(r -> r.step() == 2 && r.has("reward")), "step 2 was trained and logged");
         assertTrue(records.stream().filter(r -> r.has("eval_accuracy")).count() >= 2, "held-out accuracy before and after");
         assertTrue(Files.isDirectory(out.resolve("checkpoint-2")), "the final checkpoint");
+    }
+
+    /**
+     * The image forms the preference JSONL takes (JsonlImages): the same PNG by path, as plain base64 in
+     * {@code image} and in {@code images}, as a data: URI and as {@code {"bytes": base64}} encodes to the same
+     * prompt; a string that is none of these names the line and says so.
+     */
+    @Test
+    void imagesAsBase64OrDataUrisEncodeAsTheirFile() throws Exception {
+        Path data = dataset("forms", 1);
+        byte[] png = Files.readAllBytes(data.resolveSibling("img").resolve("0.png"));
+        String b64 = Base64.getEncoder().encodeToString(png);
+        String q = "{\"prompt\": \"" + DemoDataset.QUESTION + "\", \"answer\": \"red\", ";
+        Files.write(data, List.of(q + "\"image\": \"img/0.png\"}", q + "\"image\": \"" + b64 + "\"}",
+                q + "\"images\": [\"" + b64 + "\"]}", q + "\"image\": \"data:image/png;base64," + b64 + "\"}",
+                q + "\"images\": [{\"bytes\": \"" + b64 + "\"}]}"));
+        ModelConfig model = ModelConfig.load(artifacts);
+        try (SmolVlmProcessor processor = SmolVlmProcessor.load(artifacts, model, 32, Device.CPU)) {
+            List<GrpoPrompt> prompts = GrpoDataset.load(data, processor, "It is", 0).get(0);
+            assertEquals(5, prompts.size());
+            EncodedPrompt byPath = prompts.get(0).encoded();
+            assertTrue(byPath.image().count() > 0, "the image reached the prompt");
+            for (GrpoPrompt p : prompts.subList(1, 5)) {
+                assertArrayEquals(byPath.inputIds(), p.encoded().inputIds(), p.row().toString());
+                assertArrayEquals(byPath.image().pixels(), p.encoded().image().pixels(), p.row().toString());
+            }
+
+            Files.write(data, List.of(q + "\"image\": \"img/0.png\"}", q + "\"image\": \"no such thing\"}"));
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> GrpoDataset.load(data, processor, "It is", 0));
+            assertTrue(e.getMessage().contains("prompts.jsonl line 2: image 1 \"no such thing\" is not a file, data: URI or base64 image"),
+                    e.getMessage());
+        }
     }
 
     @Test
