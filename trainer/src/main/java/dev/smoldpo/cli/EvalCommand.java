@@ -4,6 +4,7 @@ import dev.smoldpo.train.DpoTrainer;
 import dev.smoldpo.train.config.ConfigLayers;
 import dev.smoldpo.train.config.ResolvedConfig;
 import dev.smoldpo.train.config.TrainConfig;
+import dev.smoldpo.train.support.RunCheckpoints;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -43,6 +44,10 @@ public final class EvalCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (!Files.exists(checkpoint)) {
+            // before the settings: a mistyped step would otherwise find no run folder, hence no dataset
+            throw new IllegalArgumentException(RunCheckpoints.doesNotExist(checkpoint));
+        }
         Map<String, String> given = FitCommand.parseFlags(flags);
         if (dataset != null) {
             given.put("dataset", dataset.toString());
@@ -63,7 +68,7 @@ public final class EvalCommand implements Callable<Integer> {
             throw new IllegalArgumentException("no dataset: pass --dataset (the checkpoint is not inside a fit run folder "
                     + "whose train_config.json names one)");
         }
-        Path data = FitCommand.resolveDataset(config.dataset());
+        Path data = DatasetSource.of(config.dataset()).fetch();
         try (DpoTrainer trainer = new DpoTrainer(resolved, artifactsDir, data, System.out)) {
             Map<String, Double> metrics = trainer.evaluateCheckpoint(checkpoint, split);
             System.out.println("split " + split + " of " + data + ", checkpoint " + checkpoint + ":");

@@ -3,9 +3,6 @@ package dev.smoldpo.cli;
 import dev.smoldpo.artifacts.AdamWConfig;
 import dev.smoldpo.artifacts.ArtifactFiles;
 import dev.smoldpo.data.DemoDataset;
-import dev.smoldpo.hf.hub.HubDownloader;
-import dev.smoldpo.hf.hub.HubProgress;
-import dev.smoldpo.hf.hub.RepoType;
 import dev.smoldpo.model.toy.ToyLoraMlp;
 import dev.smoldpo.train.DemoRecipe;
 import dev.smoldpo.train.DpoTrainer;
@@ -46,7 +43,7 @@ public final class FitCommand implements Callable<Integer> {
     Path artifacts;
 
     @Option(names = "--dataset", description = "Preference data: RLHF-V parquet, generic parquet or JSONL, or a hub dataset id "
-            + "such as openbmb/RLHF-V-Dataset (downloaded when online). Default: the generated demo set.")
+            + "such as openbmb/RLHF-V-Dataset (downloaded when online; hf://datasets/owner/name forces the hub). Default: the generated demo set.")
     Path dataset;
 
 
@@ -80,12 +77,14 @@ public final class FitCommand implements Callable<Integer> {
         RunSetup setup = RunSetup.forFit(run.configFile, given, demoRecipe);
         ConfigLayers layers = setup.layers();
         TrainConfig asGiven = layers.bind();
+        // before the artifacts (whose demo export takes a while): a mistyped dataset path fails at once
+        DatasetSource source = asGiven.dataset() == null ? null : DatasetSource.of(asGiven.dataset());
         Path artifactsDir = RunSetup.artifacts(layers, setup.demo());
         Path data;
-        if (asGiven.dataset() != null) {
-            data = resolveDataset(asGiven.dataset());
-            if (Files.exists(asGiven.dataset())) {
-                layers.resolved("dataset", asGiven.dataset().toAbsolutePath());
+        if (source != null) {
+            data = source.fetch();
+            if (source.isLocal()) {
+                layers.resolved("dataset", source.local().toAbsolutePath());
             }
         } else if (setup.demo()) {
             data = asGiven.outputDir().resolve("demo_dataset.parquet").toAbsolutePath();
@@ -112,22 +111,6 @@ public final class FitCommand implements Callable<Integer> {
     private static void putIfSet(Map<String, String> m, String key, Object value) {
         if (value != null) {
             m.put(key, value.toString());
-        }
-    }
-
-    /**
-     * A local file or folder as it is; otherwise a hub dataset id (e.g. openbmb/RLHF-V-Dataset),
-     * downloaded once into the cache (resumable, HF_TOKEN for private sets).
-     */
-    static Path resolveDataset(Path data) throws Exception {
-        String id = data.toString();
-        if (Files.exists(data) || !id.matches("[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*")) {
-            return data;
-        }
-        System.out.println(data + " is not a local file: downloading the dataset " + id + " from the hub");
-        try (HubDownloader hub = HubDownloader.builder(HubDownloader.defaultCacheDir(System.getenv()))
-                .repoType(RepoType.DATASET).progress(HubProgress.console()).build()) {
-            return hub.download(id).dir();
         }
     }
 

@@ -222,7 +222,7 @@ public final class GenerateCommand implements Callable<Integer> {
         if (!Files.isDirectory(artifacts)) throw new InferenceException("artifacts folder " + artifacts + " does not exist");
         Path ort = null;
         if (checkpoint != null) {
-            if (!Files.exists(checkpoint)) throw new InferenceException("checkpoint " + checkpoint + " does not exist");
+            if (!Files.exists(checkpoint)) throw new InferenceException(RunCheckpoints.doesNotExist(checkpoint));
             ort = Files.isDirectory(checkpoint) ? checkpoint.resolve(RunCheckpoints.ORT_FILE) : checkpoint;
             if (!Files.isRegularFile(ort)) {
                 throw new InferenceException(checkpoint + " is a folder without " + RunCheckpoints.ORT_FILE

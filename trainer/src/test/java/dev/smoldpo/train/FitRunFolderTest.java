@@ -166,6 +166,11 @@ class FitRunFolderTest {
             String line = eval.out().lines().filter(l -> l.strip().startsWith(key + " ")).findFirst().orElseThrow();
             assertEquals(String.format(Locale.ROOT, "%.6f", last.get(key).asDouble()), line.strip().split("\\s+")[1], key);
         }
+        // a mistyped step of a real run: the run's checkpoints, not "no dataset" (the run folder was not found)
+        Captured typo = Captured.run(() -> Main.run("eval", "--checkpoint", out.resolve("checkpoint-2").toString()));
+        assertEquals(1, typo.code());
+        assertEquals("error: checkpoint " + out.resolve("checkpoint-2") + " does not exist; " + out + " has checkpoint-3",
+                typo.err().strip());
         // nothing to score is an error, not a header and exit code 0
         Captured none = Captured.run(() -> Main.run("eval", "--checkpoint", out.resolve("checkpoint-3").toString(),
                 "--max-length", "8", "--max-prompt-length", "4"));

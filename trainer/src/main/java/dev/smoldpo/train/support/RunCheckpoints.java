@@ -25,6 +25,7 @@ import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
 
 /**
  * The run-level checkpoints of {@code fit} in the output folder, HF Trainer style:
@@ -207,7 +208,7 @@ public final class RunCheckpoints {
     /** Reads a checkpoint folder; a clear {@link IllegalArgumentException} when it is not one. */
     public static Saved load(Path dir) {
         if (!Files.exists(dir)) {
-            throw new IllegalArgumentException("checkpoint folder " + dir + " does not exist");
+            throw new IllegalArgumentException(doesNotExist(dir));
         }
         if (!Files.isDirectory(dir)) {
             throw new IllegalArgumentException(dir + " is not a checkpoint folder (it is a file); expected a "
@@ -235,6 +236,32 @@ public final class RunCheckpoints {
                     + " does not match the folder name " + dir.getFileName());
         }
         return new Saved(dir, step, state);
+    }
+
+    /**
+     * The error for a checkpoint path that does not exist; when it is in a run folder (or is a file inside
+     * a missing checkpoint folder of one), the checkpoints that do exist there, since a mistyped step is the
+     * usual cause: {@code checkpoint runs/demo/checkpoint-39 does not exist; runs/demo has checkpoint-40, checkpoint-80}.
+     */
+    public static String doesNotExist(Path checkpoint) {
+        Path run = checkpoint.getParent() != null ? checkpoint.getParent() : Path.of(".");
+        if (!Files.exists(run) && stepOf(run).isPresent()) {
+            run = run.getParent() != null ? run.getParent() : Path.of(".");
+        }
+        String message = "checkpoint " + checkpoint + " does not exist";
+        if (!Files.isDirectory(run)) {
+            return message;
+        }
+        List<String> names = new RunCheckpoints(run, null).list().stream().map(p -> p.getFileName().toString()).toList();
+        if (names.size() > 10) { // the oldest few and the newest, which is where a step is usually looked for
+            names = Stream.of(names.subList(0, 3), List.of("..."), names.subList(names.size() - 6, names.size()))
+                    .flatMap(List::stream).toList();
+        }
+        if (!names.isEmpty()) {
+            return message + "; " + run + " has " + String.join(", ", names);
+        }
+        boolean isRun = Files.isRegularFile(run.resolve("train_config.json"));
+        return isRun ? message + "; the run folder " + run + " has no " + PREFIX + "<step> folder yet" : message;
     }
 
     /**
