@@ -87,21 +87,25 @@ final class DpoData implements AutoCloseable {
         return split == Split.TEST && heldOut != null ? heldOut : train;
     }
 
+    /** Rows encoded together: the usable pairs, and the rows left out with their reasons. */
+    record Batch(List<PairEncoder.Encoded> usable, List<PairEncoder.Skipped> skipped) {}
+
     /** Encodes rows of a split's dataset; unusable pairs are left out and counted (once per row). */
-    List<PairEncoder.Encoded> encode(Split split, int[] rows) {
+    Batch encode(Split split, int[] rows) {
         return encode(split, rows, true);
     }
 
     /** Encodes without counting (a first pass over the data, e.g. to precompute reference log-probs). */
-    List<PairEncoder.Encoded> encodeQuietly(Split split, int[] rows) {
+    Batch encodeQuietly(Split split, int[] rows) {
         return encode(split, rows, false);
     }
 
-    private List<PairEncoder.Encoded> encode(Split split, int[] rows, boolean count) {
+    private Batch encode(Split split, int[] rows, boolean count) {
         PreferenceDataset source = source(split);
         String tag = source == train ? "t" : "e";
         List<PreferenceExample> examples = source.get(rows);
         List<PairEncoder.Encoded> usable = new ArrayList<>();
+        List<PairEncoder.Skipped> skipped = new ArrayList<>();
         for (PairEncoder.Outcome o : encoder.encode(examples)) {
             switch (o) {
                 case PairEncoder.Encoded e -> {
@@ -111,13 +115,14 @@ final class DpoData implements AutoCloseable {
                     }
                 }
                 case PairEncoder.Skipped s -> {
+                    skipped.add(s);
                     if (count && counted.add(tag + s.example().sourceRow())) {
                         skips.add(s.reason(), s.example().sourceRow());
                     }
                 }
             }
         }
-        return usable;
+        return new Batch(usable, skipped);
     }
 
     /** Records pairs the evaluation could not score (a non-finite loss). */

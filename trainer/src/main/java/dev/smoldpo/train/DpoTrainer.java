@@ -23,14 +23,16 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * DPO training of the LoRA adapters: pairs of each step ({@link PairStream}) → reference log-probs
  * (cached) → micro-batches through ORT's trainStep and the native cross-check ({@link StepRunner}) →
  * optimizerStep, with evaluation on the held-out split ({@link Evaluator}), metrics ({@link
- * TrainLogger}) and resumable checkpoints. Whenever at least one step ran, the run ends with a final
- * checkpoint, its plots and {@code summary.json}: at the last step, on Ctrl-C/SIGTERM ({@link
- * GracefulStop}), and when too many non-finite steps stop it.
+ * TrainLogger}) and resumable checkpoints. Whenever at least one step made an update, the run ends with
+ * a final checkpoint, its plots and {@code summary.json}: at the last step, on Ctrl-C/SIGTERM ({@link
+ * GracefulStop}), and when too many non-finite steps stop it ({@link TrainRun} says when a run without
+ * any update fails instead).
  */
 public final class DpoTrainer implements AutoCloseable {
     private final ResolvedConfig resolved;
@@ -152,12 +154,13 @@ public final class DpoTrainer implements AutoCloseable {
         try (TrainingSession session = TrainingSession.open(artifacts.resolve(ArtifactFiles.TRAINING),
                 artifacts.resolve(ArtifactFiles.EVAL), artifacts.resolve(ArtifactFiles.OPTIMIZER), ort, config.threads(),
                 config.device() == TrainConfig.Device.CUDA)) {
-            Map<String, Double> metrics = evaluator.evaluate(session, which);
-            if (metrics.isEmpty()) {
-                throw new IllegalStateException("no pair of the " + split + " split (" + data.indices(which).length
-                        + " rows) could be evaluated: " + data.skipped().summary());
+            Evaluator.Result result = evaluator.evaluate(session, which);
+            if (result.metrics().isEmpty()) {
+                int rows = data.indices(which).length;
+                throw new IllegalStateException("no pair of the " + split + " split (" + rows + " rows) could be evaluated: "
+                        + result.whyEmpty(rows, "pairs", Set.of()));
             }
-            return metrics;
+            return result.metrics();
         }
     }
 
@@ -174,7 +177,7 @@ public final class DpoTrainer implements AutoCloseable {
                 int[] indices = data.indices(split);
                 for (int from = 0; from < indices.length; from += batch) {
                     int[] rows = Arrays.copyOfRange(indices, from, Math.min(indices.length, from + batch));
-                    List<PairEncoder.Encoded> pairs = data.encodeQuietly(split, rows);
+                    List<PairEncoder.Encoded> pairs = data.encodeQuietly(split, rows).usable();
                     usable += pairs.size();
                     reference.score(pairs, batch);
                     done += rows.length;

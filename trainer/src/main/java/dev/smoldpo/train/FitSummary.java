@@ -13,7 +13,7 @@ import java.util.Map;
 /**
  * What a {@code fit} run ends with, written as {@code summary.json} and printed as a few readable lines.
  *
- * @param ending       completed, interrupted (Ctrl-C/SIGTERM), stopped_after_step or non_finite
+ * @param ending       completed, interrupted (Ctrl-C/SIGTERM), stopped_after_step, non_finite or no_update
  * @param skipped      unusable pairs by reason ({@code counts}, {@code examples}, {@code total}) and skipped steps
  * @param secondsBySection wall-clock seconds of data, reference, train_step and optimizer_step
  * @param hostDeviceBytes  bytes fed to and fetched from ORT ({@link HostDeviceTraffic#toMap}): on a GPU, the

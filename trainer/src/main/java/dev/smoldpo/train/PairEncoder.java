@@ -20,6 +20,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * Preference examples → model inputs through the {@link SmolVlmProcessor} (chat template, batched native
@@ -38,6 +39,11 @@ public final class PairEncoder implements AutoCloseable {
             implements Outcome {}
 
     public record Skipped(PreferenceExample example, String reason, String detail) implements Outcome {}
+
+    /** The prompt leaves no room for the answers within max_length, and cannot be cut without cutting an image. */
+    public static final String PROMPT_TOO_LONG = "prompt_too_long";
+    /** chosen and rejected differ only beyond max_length. */
+    public static final String IDENTICAL_AFTER_TRUNCATION = "identical_after_truncation";
 
     private final ModelConfig config;
     private final Settings settings;
@@ -124,16 +130,20 @@ public final class PairEncoder implements AutoCloseable {
                 long[] cut = settings.keepEnd()
                         ? Arrays.copyOfRange(promptIds, promptIds.length - settings.maxPromptLength(), promptIds.length)
                         : Arrays.copyOf(promptIds, settings.maxPromptLength());
-                if (countImageTokens(cut) != countImageTokens(promptIds)) {
-                    return new Skipped(e, "prompt_too_long", "truncating the prompt to max_prompt_length "
-                            + settings.maxPromptLength() + " would cut the image tokens (prompt has " + promptIds.length + ")");
+                long imageTokens = countImageTokens(promptIds);
+                if (countImageTokens(cut) != imageTokens) {
+                    return new Skipped(e, PROMPT_TOO_LONG, String.format(Locale.ROOT, "the prompt is %,d tokens, %,d of them "
+                            + "image tokens (%s); with the answers that exceeds max_length %,d, and cutting the prompt to "
+                            + "max_prompt_length %,d would cut image tokens", promptIds.length, imageTokens, imageSize(),
+                            settings.maxLength(), settings.maxPromptLength()));
                 }
                 promptIds = cut;
                 truncated = true;
             }
             int room = settings.maxLength() - promptIds.length;
             if (room < 2) {
-                return new Skipped(e, "prompt_too_long", "no room for the answers within max_length " + settings.maxLength());
+                return new Skipped(e, PROMPT_TOO_LONG, String.format(Locale.ROOT, "the prompt is %,d tokens, which leaves "
+                        + "no room for the answers within max_length %,d", promptIds.length, settings.maxLength()));
             }
             if (chosen.length > room || rejected.length > room) {
                 chosen = Arrays.copyOf(chosen, Math.min(chosen.length, room));
@@ -142,10 +152,17 @@ public final class PairEncoder implements AutoCloseable {
             }
         }
         if (Arrays.equals(chosen, rejected)) {
-            return new Skipped(e, "identical_after_truncation", "chosen and rejected are the same tokens");
+            return new Skipped(e, IDENTICAL_AFTER_TRUNCATION, String.format(Locale.ROOT, "chosen and rejected are the same "
+                    + "tokens within max_length %,d (the prompt takes %,d)", settings.maxLength(), promptIds.length));
         }
         DpoCollator.Pair pair = new DpoCollator.Pair(promptIds, chosen, rejected, tiles);
         return new Encoded(e, pair, hash(pair, e), truncated, promptIds.length + chosen.length + rejected.length);
+    }
+
+    /** What sets the number of image tokens: the image_longest_edge setting, or the processor's own size. */
+    private String imageSize() {
+        return settings.imageLongestEdge() > 0 ? "image_longest_edge " + settings.imageLongestEdge()
+                : "the processor's image size, image_longest_edge unset";
     }
 
     private long countImageTokens(long[] ids) {

@@ -3,7 +3,6 @@ package dev.smoldpo.train;
 import dev.smoldpo.data.EpochOrder;
 import dev.smoldpo.train.config.TrainingPlan;
 import java.util.Arrays;
-import java.util.List;
 
 /**
  * The training pairs of each optimizer step: the {@link TrainingPlan}'s span of the epoch's shuffled
@@ -23,8 +22,8 @@ final class PairStream {
         this.seed = seed;
     }
 
-    /** The usable pairs of step {@code step} (0-based); empty when every pair of the step was unusable. */
-    List<PairEncoder.Encoded> pairs(long step) {
+    /** The pairs of step {@code step} (0-based): the usable ones, and the rows left out with why. */
+    DpoData.Batch pairs(long step) {
         TrainingPlan.Span span = plan.span(step);
         if (span.epoch() != orderEpoch) {
             order = EpochOrder.of(data.trainIndices(), seed, span.epoch());

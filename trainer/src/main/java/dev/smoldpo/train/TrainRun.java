@@ -8,13 +8,22 @@ import dev.smoldpo.train.support.RunCheckpoints;
 import dev.smoldpo.train.support.RunState;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * The training loop of one {@code fit} session, from the state it starts in to the end of the plan or
- * an earlier stop; whatever ends it, the last completed step is saved as a checkpoint.
+ * an earlier stop; whatever ends it, the last completed step is saved as a checkpoint, once the run
+ * has made an update: adapters no optimizer step has changed are no result, and are never saved.
+ *
+ * <p>Two things stop a run with an error: max_nonfinite_steps steps in a row with a non-finite loss,
+ * and max_empty_steps steps in a row with no usable pair before the run's first update (pairs the
+ * settings cannot fit, e.g. prompts longer than max_length: they would be unusable in every later step
+ * too). After an update, steps without a usable pair are only counted (empty_steps), since a few of
+ * them in a run whose other steps train are normal. A run that ends without any update fails as well.
  */
 final class TrainRun {
     /** How a run ended: the final state, why, its first and last evaluations, and an error to report. */
@@ -25,6 +34,7 @@ final class TrainRun {
     static final String INTERRUPTED = "interrupted";
     static final String STOPPED_AFTER_STEP = "stopped_after_step";
     static final String NON_FINITE = "non_finite";
+    static final String NO_UPDATE = "no_update";
 
     private final TrainConfig config;
     private final TrainingPlan plan;
@@ -37,6 +47,11 @@ final class TrainRun {
     private final TrainLogger log;
     private final DpoData data;
     private long nonFiniteInARow;
+    private long emptyInARow;
+    /** Why the pairs of the steps without a usable pair were left out, for the error of a run that made no update. */
+    private final UnusablePairs unusableInEmptySteps = new UnusablePairs();
+    /** Skip reasons whose detail and fix a step's message has told already: later steps only count them. */
+    private final Set<String> explained = new HashSet<>();
 
     TrainRun(TrainConfig config, TrainingPlan plan, PairStream stream, ReferenceScorer reference, StepRunner runner,
              Evaluator evaluator, Sections sections, RunCheckpoints checkpoints, TrainLogger log, DpoData data) {
@@ -53,10 +68,10 @@ final class TrainRun {
     }
 
     Result loop(TrainingSession session, RunState state, GracefulStop stop, long stopAfterStep) throws Exception {
+        long startStep = state.globalStep();
         Map<String, Double> firstEval = null;
         if (config.evalOnStart() && state.globalStep() == 0 && data.testIndices().length > 0) {
-            firstEval = evaluator.evaluate(session, DpoData.Split.TEST);
-            log.eval(0, 0, firstEval);
+            firstEval = evaluate(session, 0, 0);
         }
         Map<String, Double> lastEval = null;
         String ending = COMPLETED;
@@ -66,10 +81,10 @@ final class TrainRun {
                 break;
             }
             long started = System.nanoTime();
-            List<PairEncoder.Encoded> pairs = stream.pairs(step);
+            DpoData.Batch batch = stream.pairs(step);
             sections.add("data", started);
-            StepRunner.Outcome outcome = pairs.isEmpty() ? null : train(session, pairs, step);
-            state = advance(account(state, outcome, step), step, outcome, started);
+            StepRunner.Outcome outcome = batch.usable().isEmpty() ? null : train(session, batch.usable(), step);
+            state = advance(account(state, batch, outcome, step), step, outcome, started);
             long done = step + 1;
             boolean last = done == plan.totalSteps();
             log.step(done, last, state.epoch(), outcome, counters(state, step));
@@ -77,11 +92,14 @@ final class TrainRun {
                 ending = NON_FINITE;
                 break;
             }
-            if (evalDue(step, last)) {
-                lastEval = evaluator.evaluate(session, DpoData.Split.TEST);
-                log.eval(done, state.epoch(), lastEval);
+            if (state.updates() == 0 && emptyInARow >= config.maxEmptySteps()) {
+                ending = NO_UPDATE;
+                break;
             }
-            if (saveDue(step, last)) {
+            if (evalDue(step, last)) {
+                lastEval = evaluate(session, done, state.epoch());
+            }
+            if (saveDue(step, last) && state.updates() > 0) {
                 save(session, state);
             }
             if (done == stopAfterStep) {
@@ -89,18 +107,54 @@ final class TrainRun {
                 ending = STOPPED_AFTER_STEP;
             }
         }
-        saveLastStep(session, state, ending);
-        return new Result(state, ending, firstEval, lastEval, !ending.equals(NON_FINITE) ? null
-                : new IllegalStateException(nonFiniteInARow + " steps in a row had a non-finite loss; stopping (lower the "
-                        + "learning rate, or raise max_nonfinite_steps); the last finite weights are saved"));
+        if (ending.equals(COMPLETED) && state.updates() == 0 && state.globalStep() > startStep) {
+            ending = NO_UPDATE;
+        }
+        saveLastStep(session, state, ending, startStep);
+        return new Result(state, ending, firstEval, lastEval, failure(state, ending));
+    }
+
+    /** The error that ends a run stopped by its non-finite or empty steps; null for any other ending. */
+    private Exception failure(RunState state, String ending) {
+        String saved = state.updates() > 0 ? "the last finite weights are saved" : "no update was made, so nothing is saved";
+        return switch (ending) {
+            case NON_FINITE -> new IllegalStateException(nonFiniteInARow + " steps in a row had a non-finite loss; stopping "
+                    + "(lower the learning rate, or raise max_nonfinite_steps); " + saved);
+            case NO_UPDATE -> new IllegalStateException((emptyInARow >= config.maxEmptySteps()
+                    ? emptyInARow + " optimizer steps in a row had no usable pair before any update (max_empty_steps "
+                            + config.maxEmptySteps() + ")"
+                    : "the run made no update in its " + state.globalStep() + " optimizer steps (" + state.skipped("empty_steps")
+                            + " without a usable pair, " + state.skipped("nonfinite_steps") + " with a non-finite loss)")
+                    + (unusableInEmptySteps.isEmpty() ? "" : ": " + unusableInEmptySteps.describe()) + "; nothing is saved");
+            default -> null;
+        };
+    }
+
+    /** Evaluates on the held-out pairs; when none could be scored, says why instead of logging an empty record. */
+    private Map<String, Double> evaluate(TrainingSession session, long stepsDone, double epoch) throws Exception {
+        Evaluator.Result result = evaluator.evaluate(session, DpoData.Split.TEST);
+        if (result.metrics().isEmpty()) {
+            log.message("step " + stepsDone + ": no evaluation, " + result.whyEmpty(data.testIndices().length, "held-out pairs",
+                    explained));
+            explained.addAll(result.unusable().reasons());
+        } else {
+            log.eval(stepsDone, epoch, result.metrics());
+        }
+        return result.metrics();
     }
 
     /** Counts a step without usable pairs, or with a non-finite loss (in a row). */
-    private RunState account(RunState state, StepRunner.Outcome outcome, long step) {
+    private RunState account(RunState state, DpoData.Batch batch, StepRunner.Outcome outcome, long step) {
         if (outcome == null) {
-            log.message("step " + (step + 1) + ": every pair was unusable (see the skip counts); no update");
+            emptyInARow++;
+            UnusablePairs unusable = new UnusablePairs();
+            unusable.addAll(batch.skipped());
+            unusableInEmptySteps.addAll(unusable);
+            log.message("step " + (step + 1) + ": every pair was unusable, no update: " + unusable.describe(explained));
+            explained.addAll(unusable.reasons());
             return state.withSkipped("empty_steps", 1);
         }
+        emptyInARow = 0;
         if (!outcome.finite()) {
             nonFiniteInARow++;
             log.message("step " + (step + 1) + ": non-finite loss, step skipped (" + nonFiniteInARow + " in a row)");
@@ -123,8 +177,15 @@ final class TrainRun {
         checkpoints.save(state.globalStep(), state, path -> session.ort().saveCheckpoint(path, true));
     }
 
-    /** Whatever ended the run, its last completed step is a checkpoint. */
-    private void saveLastStep(TrainingSession session, RunState state, String ending) throws Exception {
+    /** Whatever ended the run, its last completed step is a checkpoint, unless no update ever changed the adapters. */
+    private void saveLastStep(TrainingSession session, RunState state, String ending, long startStep) throws Exception {
+        if (state.updates() == 0) {
+            if (state.globalStep() > startStep && !ending.equals(NO_UPDATE) && !ending.equals(NON_FINITE)) {
+                log.message("stopped after step " + state.globalStep() + " (" + ending.replace('_', ' ')
+                        + ") with no update made: nothing to save");
+            }
+            return;
+        }
         Path last = RunCheckpoints.dirFor(checkpoints.outputDir(), state.globalStep());
         if (state.globalStep() > 0 && !Files.isDirectory(last)) {
             save(session, state);

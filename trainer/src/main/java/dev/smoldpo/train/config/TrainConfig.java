@@ -162,7 +162,10 @@ public record TrainConfig(
         @Key(def = "shared_prefix", doc = "shared_prefix (one row per pair) or concatenated (TRL's two rows)")
         DpoLayout layout,
         @Key(def = "10", doc = "stop after this many optimizer steps in a row skipped for a non-finite loss")
-        int maxNonfiniteSteps) {
+        int maxNonfiniteSteps,
+        @Key(def = "10", doc = "stop when this many optimizer steps in a row had no usable pair before any update "
+                + "(the settings do not fit the data, e.g. prompts longer than max_length)")
+        int maxEmptySteps) {
 
     /** HF {@code lr_scheduler_type} values supported (see {@link LrSchedule}). */
     public enum LrSchedulerType { LINEAR, COSINE, CONSTANT, CONSTANT_WITH_WARMUP }
@@ -183,7 +186,7 @@ public record TrainConfig(
     public static final Set<String> NOT_HASHED = Set.of("output_dir", "overwrite_output_dir", "resume_from_checkpoint",
             "threads", "device", "logging_steps", "logging_first_step", "eval_strategy", "eval_steps", "eval_on_start",
             "per_device_eval_batch_size", "max_eval_samples", "save_strategy", "save_steps", "save_total_limit",
-            "max_nonfinite_steps", "artifacts_dir", "model_name_or_path");
+            "max_nonfinite_steps", "max_empty_steps", "artifacts_dir", "model_name_or_path");
 
 public TrainConfig {
         loraTargetModules = loraTargetModules == null ? null : List.copyOf(loraTargetModules);
@@ -238,6 +241,7 @@ public TrainConfig {
         require(threads >= 0, "threads must be >= 0 (0 = ONNX Runtime's default), got " + threads);
         require(layout != null, "layout must be set");
         require(maxNonfiniteSteps >= 0, "max_nonfinite_steps must be >= 0, got " + maxNonfiniteSteps);
+        require(maxEmptySteps > 0, "max_empty_steps must be positive, got " + maxEmptySteps);
     }
 
     private static void require(boolean ok, String message) {

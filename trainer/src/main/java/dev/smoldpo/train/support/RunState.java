@@ -76,6 +76,14 @@ public record RunState(long globalStep, double epoch, long epochIndex, long micr
                 bestMetrics, bestStep, m, pairsSeen, tokensSeen, trainSeconds, configHash);
     }
 
+    /**
+     * Optimizer updates made so far: the steps that neither lacked a usable pair ({@code empty_steps}) nor
+     * had a non-finite loss ({@code nonfinite_steps}), which fit counts as skipped.
+     */
+    public long updates() {
+        return globalStep - skipped("empty_steps") - skipped("nonfinite_steps");
+    }
+
     /** A skip counter, 0 when absent. */
     public long skipped(String counter) {
         return skipCounters.getOrDefault(counter, 0L);
