@@ -31,7 +31,8 @@ public final class Launcher {
     static final String RELAUNCHED_PROPERTY = "smoldpo.relaunched";
     /**
      * How long a stopped launcher lets its child run its own shutdown before killing it: a fit finishes
-     * its current step and saves a checkpoint first (dev.smoldpo.train.GracefulStop allows 120 s).
+     * its current step and saves a checkpoint first (dev.smoldpo.train.GracefulStop, which has no time
+     * limit of its own).
      */
     static final long CHILD_STOP_GRACE_SECONDS = 150;
 

@@ -16,6 +16,7 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -101,9 +102,11 @@ public final class FitCommand implements Callable<Integer> {
         resolved.warnings().forEach(w -> System.out.println("warning: " + w));
         try (DpoTrainer trainer = new DpoTrainer(resolved, artifactsDir, data, System.out)) {
             trainer.stopAfter(run.stopAfterStep);
-            FitSummary s = trainer.fit();
-            System.out.println();
-            s.lines(BenchExportCommand.peakRssBytes() / 1073741824.0).forEach(System.out::println);
+            Optional<FitSummary> s = trainer.fit();
+            if (s.isPresent()) {
+                System.out.println();
+                s.get().lines(BenchExportCommand.peakRssBytes() / 1073741824.0).forEach(System.out::println);
+            }
         }
         return 0;
     }

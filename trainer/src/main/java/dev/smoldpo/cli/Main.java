@@ -1,5 +1,6 @@
 package dev.smoldpo.cli;
 
+import dev.smoldpo.train.GracefulStop;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -21,7 +22,10 @@ public final class Main implements Runnable {
         System.exit(run(args));
     }
 
-    /** Runs the command line and returns its exit code (for tests). */
+    /**
+     * Runs the command line and returns its exit code (for tests): 130 or 143 when Ctrl-C or SIGTERM
+     * stopped a run, which then ended normally after saving ({@link GracefulStop#exitStatus}).
+     */
     public static int run(String... args) {
         CommandLine cli = new CommandLine(new Main());
         cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
@@ -31,6 +35,6 @@ public final class Main implements Runnable {
             }
             return 1;
         });
-        return cli.execute(args);
+        return GracefulStop.exitStatus(cli.execute(args));
     }
 }

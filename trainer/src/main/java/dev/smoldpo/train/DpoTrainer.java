@@ -86,11 +86,16 @@ public final class DpoTrainer implements AutoCloseable {
         return reference;
     }
 
-    /** Trains as configured and returns the summary. */
-    public FitSummary fit() throws Exception {
+    /**
+     * Trains as configured and returns the summary; empty when a stop (Ctrl-C, SIGTERM) came before this
+     * session's first step, which leaves nothing to save or sum up.
+     */
+    public Optional<FitSummary> fit() throws Exception {
         Path outputDir = config.outputDir();
         Optional<RunCheckpoints.Saved> resume = RunCheckpoints.resolveResume(config.resumeFromCheckpoint(), outputDir);
-        try (RunFolder folder = RunFolder.open(outputDir, resume.isPresent(), config.overwriteOutputDir())) {
+        // the stop is caught from here on, so that a signal during the reference pass ends the run cleanly too
+        try (RunFolder folder = RunFolder.open(outputDir, resume.isPresent(), config.overwriteOutputDir());
+             GracefulStop stop = new GracefulStop(out)) {
             resolved.save(outputDir.resolve("train_config.json"));
             Path optimizer = outputDir.resolve("optimizer_model.onnx");
             ArtifactBuilder.writeOptimizer(config.adamWConfig(), trainableTensors, optimizer);
@@ -104,7 +109,10 @@ public final class DpoTrainer implements AutoCloseable {
                     data.trainIndices().length, data.testIndices().length, plan.totalSteps(), config.perDeviceTrainBatchSize(),
                     config.gradientAccumulationSteps(), config.layout().configName(), outputDir);
             if (config.precomputeRefLogProbs() && !config.referenceFree()) {
-                precompute();
+                precompute(stop);
+            }
+            if (stop.requested()) {
+                return stoppedBeforeFirstStep(resume);
             }
             Path start = resume.map(RunCheckpoints.Saved::ortCheckpoint).orElse(artifacts.resolve(ArtifactFiles.CHECKPOINT));
             try (TrainingSession session = TrainingSession.open(artifacts.resolve(ArtifactFiles.TRAINING),
@@ -112,12 +120,14 @@ public final class DpoTrainer implements AutoCloseable {
                     config.device() == TrainConfig.Device.CUDA);
                  MetricsLog metrics = resume.isPresent() ? MetricsLog.openForResume(outputDir, state.globalStep())
                          : MetricsLog.create(outputDir);
-                 Progress progress = Progress.console("fit", plan.totalSteps(), state.globalStep(), out);
-                 GracefulStop stop = new GracefulStop(out)) {
+                 Progress progress = Progress.console("fit", plan.totalSteps(), state.globalStep(), out)) {
                 TrainRun run = new TrainRun(config, plan, new PairStream(data, plan, config.effectiveDataSeed()), reference,
                         runner, evaluator, sections, new RunCheckpoints(outputDir, config.saveTotalLimit()),
                         new TrainLogger(metrics, progress, config.loggingSteps(), config.loggingFirstStep()), data);
                 TrainRun.Result result = run.loop(session, state, stop, stopAfterStep);
+                if (result.ending().equals(TrainRun.INTERRUPTED) && result.state().globalStep() == state.globalStep()) {
+                    return stoppedBeforeFirstStep(resume);
+                }
                 MetricsPlots.writeOrWarn(outputDir, out);
                 FitSummary summary = summary(result, outputDir,
                         session.traffic().toMap(result.state().globalStep() - state.globalStep()));
@@ -125,9 +135,20 @@ public final class DpoTrainer implements AutoCloseable {
                 if (result.failure() != null) {
                     throw result.failure();
                 }
-                return summary;
+                return Optional.of(summary);
             }
         }
+    }
+
+    /**
+     * No step of this session completed: no checkpoint, plots nor summary. What the folder holds then
+     * (the settings, at most the evaluation before training) does not make it a run ({@link
+     * RunFolder#previousRun}), so a plain rerun into it starts afresh.
+     */
+    private Optional<FitSummary> stoppedBeforeFirstStep(Optional<RunCheckpoints.Saved> resume) {
+        out.println("stopped before the first step: nothing to save"
+                + resume.map(r -> "; the run is still at " + r.dir()).orElse(""));
+        return Optional.empty();
     }
 
     private FitSummary summary(TrainRun.Result result, Path outputDir, Map<String, Object> hostDeviceBytes) {
@@ -164,8 +185,8 @@ public final class DpoTrainer implements AutoCloseable {
         }
     }
 
-    /** Reference log-probs of every pair up front (precompute_ref_log_probs), with a progress bar. */
-    private void precompute() throws Exception {
+    /** Reference log-probs of every pair up front (precompute_ref_log_probs), with a progress bar, until a stop. */
+    private void precompute(GracefulStop stop) throws Exception {
         int batch = config.perDeviceEvalBatchSize();
         long passesBefore = reference.forwardPasses();
         long scoredBefore = reference.pairsScored();
@@ -175,7 +196,7 @@ public final class DpoTrainer implements AutoCloseable {
             int done = 0;
             for (DpoData.Split split : List.of(DpoData.Split.TRAIN, DpoData.Split.TEST)) {
                 int[] indices = data.indices(split);
-                for (int from = 0; from < indices.length; from += batch) {
+                for (int from = 0; from < indices.length && !stop.requested(); from += batch) {
                     int[] rows = Arrays.copyOfRange(indices, from, Math.min(indices.length, from + batch));
                     List<PairEncoder.Encoded> pairs = data.encodeQuietly(split, rows).usable();
                     usable += pairs.size();

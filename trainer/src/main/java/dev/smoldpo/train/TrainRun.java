@@ -70,7 +70,7 @@ final class TrainRun {
     Result loop(TrainingSession session, RunState state, GracefulStop stop, long stopAfterStep) throws Exception {
         long startStep = state.globalStep();
         Map<String, Double> firstEval = null;
-        if (config.evalOnStart() && state.globalStep() == 0 && data.testIndices().length > 0) {
+        if (config.evalOnStart() && state.globalStep() == 0 && data.testIndices().length > 0 && !stop.requested()) {
             firstEval = evaluate(session, 0, 0);
         }
         Map<String, Double> lastEval = null;

@@ -84,6 +84,31 @@ class FitRunFolderTest {
     }
 
     @Test
+    void aFolderLeftBeforeTheFirstStepIsNoRunButMetricsOfLaterStepsAre() throws Exception {
+        // what a run stopped or killed before its first step leaves: its settings and the evaluation before training
+        Path early = root.resolve("stopped-early");
+        Files.createDirectories(early);
+        Files.writeString(early.resolve("train_config.json"), "{}");
+        try (MetricsLog log = MetricsLog.create(early)) {
+            log.log(0, 0.0, java.util.Map.of(MetricsLog.eval(MetricsLog.LOSS), 0.6931));
+        }
+        assertEquals(List.of(), RunFolder.previousRun(early));
+        assertEquals(0, Main.run(fitArgs(early)), "a plain rerun, without --overwrite-output-dir");
+        assertEquals(List.of(1L, 2L, 3L), loggedSteps(early));
+
+        // killed after logging step 2, before any checkpoint: a history, but nothing to resume from
+        Path killed = root.resolve("killed-before-a-checkpoint");
+        try (MetricsLog log = MetricsLog.create(killed)) {
+            log.log(0, 0.0, java.util.Map.of(MetricsLog.eval(MetricsLog.LOSS), 0.6931));
+            log.log(2, 0.1, java.util.Map.of(MetricsLog.LOSS, 0.69));
+        }
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> RunFolder.open(killed, false, false));
+        assertTrue(e.getMessage().contains("already holds a run (metrics.jsonl with 2 records): it has no checkpoint to "
+                + "resume from: pass --overwrite-output-dir to start over"), e.getMessage());
+        assertFalse(e.getMessage().contains("--resume"), e.getMessage());
+    }
+
+    @Test
     void aFolderInUseByAnotherRunIsRefused() throws Exception {
         Path out = root.resolve("busy");
         try (RunFolder held = RunFolder.open(out, false, false)) {

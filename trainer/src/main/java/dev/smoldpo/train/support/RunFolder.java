@@ -19,9 +19,9 @@ import java.util.List;
  * <ul>
  *   <li>one run at a time: a lock file ({@value #LOCK_FILE}) that a second fit into the same folder
  *       finds taken, and names the process holding it;</li>
- *   <li>one history per folder: a folder that already holds a run (checkpoints, or logged metrics) is
- *       resumed ({@code --resume}), started over ({@code --overwrite-output-dir}, which deletes the
- *       previous run's files and nothing else), or refused.</li>
+ *   <li>one history per folder: a folder that already holds a run (checkpoints, or metrics logged after
+ *       step 0) is resumed ({@code --resume}), started over ({@code --overwrite-output-dir}, which
+ *       deletes the previous run's files and nothing else), or refused.</li>
  * </ul>
  */
 public final class RunFolder implements AutoCloseable {
@@ -72,9 +72,10 @@ public final class RunFolder implements AutoCloseable {
             List<String> previous = previousRun(dir);
             if (!previous.isEmpty() && !resuming) {
                 if (!overwrite) {
-                    throw new IllegalStateException(dir + " already holds a run (" + String.join(", ", previous)
-                            + "): pass --resume to continue it, --overwrite-output-dir to start over (deleting it), "
-                            + "or choose another --output-dir");
+                    boolean resumable = !checkpointDirs(dir).isEmpty();
+                    throw new IllegalStateException(dir + " already holds a run (" + String.join(", ", previous) + "): "
+                            + (resumable ? "pass --resume to continue it, " : "it has no checkpoint to resume from: pass ")
+                            + "--overwrite-output-dir to start over (deleting it), or choose another --output-dir");
                 }
                 deletePreviousRun(dir);
             }
@@ -89,7 +90,11 @@ public final class RunFolder implements AutoCloseable {
         return dir;
     }
 
-    /** What an earlier run left in {@code dir}: its checkpoint folders and logged metrics; empty when none. */
+    /**
+     * What an earlier run left in {@code dir}: its checkpoint folders and logged metrics; empty when none.
+     * Metrics count when they go beyond step 0: a run stopped (or killed) before its first step leaves at
+     * most the evaluation before training, of adapters nothing has changed, which a new run may replace.
+     */
     public static List<String> previousRun(Path dir) throws IOException {
         List<String> found = new ArrayList<>();
         for (Path checkpoint : checkpointDirs(dir)) {
@@ -97,7 +102,11 @@ public final class RunFolder implements AutoCloseable {
         }
         Path metrics = dir.resolve(MetricsLog.FILE_NAME);
         if (Files.isRegularFile(metrics) && Files.size(metrics) > 0) {
-            found.add(MetricsLog.FILE_NAME + " with " + MetricsLog.read(metrics).size() + " records");
+            List<MetricsLog.Record> records = MetricsLog.read(metrics);
+            boolean beforeFirstStepOnly = records.stream().allMatch(r -> r.has(MetricsLog.STEP) && r.step() == 0);
+            if (!found.isEmpty() || !beforeFirstStepOnly) {
+                found.add(MetricsLog.FILE_NAME + " with " + records.size() + " records");
+            }
         }
         return found;
     }
