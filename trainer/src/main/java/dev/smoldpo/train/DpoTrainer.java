@@ -96,15 +96,17 @@ public final class DpoTrainer implements AutoCloseable {
         // the stop is caught from here on, so that a signal during the reference pass ends the run cleanly too
         try (RunFolder folder = RunFolder.open(outputDir, resume.isPresent(), config.overwriteOutputDir());
              GracefulStop stop = new GracefulStop(out)) {
+            Optional<TrainConfig> folderConfig = resume.isPresent() ? ResumeWarning.readFolderConfig(outputDir)
+                    : Optional.empty();
             resolved.save(outputDir.resolve("train_config.json"));
             Path optimizer = outputDir.resolve("optimizer_model.onnx");
             ArtifactBuilder.writeOptimizer(config.adamWConfig(), trainableTensors, optimizer);
             TrainingPlan plan = config.plan(data.trainIndices().length);
-            RunState state = resume.map(RunCheckpoints.Saved::state)
+            // a resumed run's later checkpoints are trained with this session's settings, and say so
+            RunState state = resume.map(r -> r.state().withConfigHash(config.hash()))
                     .orElse(RunState.initial(config.effectiveDataSeed(), plan.totalSteps(), config.hash()));
             resume.ifPresent(r -> out.printf("resuming from %s (step %d of %d)%s%n", r.dir(), r.step(), plan.totalSteps(),
-                    r.state().configHash().equals(config.hash()) ? ""
-                            : "; warning: the training config differs from the checkpoint's"));
+                    ResumeWarning.of(r, folderConfig, config)));
             out.printf("training %d pairs (%d held out) for %d optimizer steps of %d x %d pairs; layout %s; output %s%n",
                     data.trainIndices().length, data.testIndices().length, plan.totalSteps(), config.perDeviceTrainBatchSize(),
                     config.gradientAccumulationSteps(), config.layout().configName(), outputDir);
@@ -122,7 +124,7 @@ public final class DpoTrainer implements AutoCloseable {
                          : MetricsLog.create(outputDir);
                  Progress progress = Progress.console("fit", plan.totalSteps(), state.globalStep(), out)) {
                 TrainRun run = new TrainRun(config, plan, new PairStream(data, plan, config.effectiveDataSeed()), reference,
-                        runner, evaluator, sections, new RunCheckpoints(outputDir, config.saveTotalLimit()),
+                        runner, evaluator, sections, new RunCheckpoints(outputDir, config.saveTotalLimit(), resolved.toJson()),
                         new TrainLogger(metrics, progress, config.loggingSteps(), config.loggingFirstStep()), data);
                 TrainRun.Result result = run.loop(session, state, stop, stopAfterStep);
                 if (result.ending().equals(TrainRun.INTERRUPTED) && result.state().globalStep() == state.globalStep()) {

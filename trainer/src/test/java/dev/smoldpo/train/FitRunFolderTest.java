@@ -109,6 +109,37 @@ class FitRunFolderTest {
     }
 
     @Test
+    void aResumeWithOtherSettingsNamesTheKeysThatDifferFromTheCheckpoints() throws Exception {
+        Path out = root.resolve("changed");
+        assertEquals(0, Main.run(fitArgs(out, "--max-steps", "2", "--beta", "0.1")));
+        assertTrue(Files.isRegularFile(out.resolve("checkpoint-2").resolve("train_config.json")), "saved with its settings");
+        String warning = "; warning: the training config differs from the checkpoint's: ";
+
+        Captured first = Captured.run(() -> Main.run(fitArgs(out, "--resume", "--max-steps", "3", "--beta", "0.2",
+                "--logging-steps", "2")));
+        assertEquals(0, first.code(), first.err());
+        assertTrue(first.out().contains("(step 2 of 3)" + warning + "beta 0.1 -> 0.2, max_steps 2 -> 3\n"),
+                "the trained keys that differ, not logging_steps: " + first.out());
+
+        // checkpoint-3 was trained with beta 0.2: only max_steps differs from it now
+        Captured second = Captured.run(() -> Main.run(fitArgs(out, "--resume", "--max-steps", "4", "--beta", "0.2")));
+        assertTrue(second.out().contains("(step 3 of 4)" + warning + "max_steps 3 -> 4\n"), second.out());
+
+        // a checkpoint from before the settings were saved with it: the run folder's, which are its own
+        Files.delete(out.resolve("checkpoint-4").resolve("train_config.json"));
+        Captured older = Captured.run(() -> Main.run(fitArgs(out, "--resume", "--max-steps", "5", "--beta", "0.2")));
+        assertTrue(older.out().contains("(step 4 of 5)" + warning + "max_steps 4 -> 5\n"), older.out());
+
+        // ... unless the folder's settings are not the checkpoint's either
+        Files.delete(out.resolve("checkpoint-5").resolve("train_config.json"));
+        Files.writeString(out.resolve("train_config.json"), "{\"beta\": 0.3}");
+        Captured unknown = Captured.run(() -> Main.run(fitArgs(out, "--resume", "--max-steps", "6", "--beta", "0.2")));
+        assertEquals(0, unknown.code(), unknown.err());
+        assertTrue(unknown.out().contains("(step 5 of 6); warning: the training config differs from the checkpoint's "
+                + "(which predates saving its settings with it, so the keys cannot be named"), unknown.out());
+    }
+
+    @Test
     void aFolderInUseByAnotherRunIsRefused() throws Exception {
         Path out = root.resolve("busy");
         try (RunFolder held = RunFolder.open(out, false, false)) {

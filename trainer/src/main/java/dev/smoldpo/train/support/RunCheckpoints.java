@@ -30,8 +30,10 @@ import java.util.stream.Stream;
 /**
  * The run-level checkpoints of {@code fit} in the output folder, HF Trainer style:
  * {@code checkpoint-<step>/} holding the ORT training checkpoint ({@value #ORT_FILE}, written by the
- * caller, e.g. {@code session.saveCheckpoint(path, true)}, plus any side file ORT adds next to it) and
- * {@value #STATE_FILE} ({@link RunState}).
+ * caller, e.g. {@code session.saveCheckpoint(path, true)}, plus any side file ORT adds next to it),
+ * {@value #STATE_FILE} ({@link RunState}) and, for fit, {@value #CONFIG_FILE}: the settings the
+ * checkpoint was trained with, since the run folder's copy is rewritten by every resumed session (a
+ * resume names the keys that changed from it; checkpoints from before it was saved still load).
  *
  * <p>A save is atomic: everything is written into a hidden temporary folder in the output folder, then
  * the folder is renamed to {@code checkpoint-<step>}; a crash leaves either the complete checkpoint or
@@ -43,6 +45,7 @@ public final class RunCheckpoints {
     public static final String PREFIX = "checkpoint-";
     public static final String STATE_FILE = "trainer_state.json";
     public static final String ORT_FILE = "ort_checkpoint";
+    public static final String CONFIG_FILE = "train_config.json";
     /** The {@code format} field of {@value #STATE_FILE}. */
     public static final String FORMAT = "smoldpo.trainer_state.v1";
 
@@ -62,18 +65,34 @@ public final class RunCheckpoints {
         public Path ortCheckpoint() {
             return dir.resolve(ORT_FILE);
         }
+
+        /** The settings saved with the checkpoint ({@value #CONFIG_FILE}); empty for checkpoints that predate them. */
+        public Optional<Path> config() {
+            Path file = dir.resolve(CONFIG_FILE);
+            return Files.isRegularFile(file) ? Optional.of(file) : Optional.empty();
+        }
     }
 
     private final Path outputDir;
     private final Integer saveTotalLimit;
+    private final String configJson;
 
     /** @param saveTotalLimit checkpoints to keep, null = all */
     public RunCheckpoints(Path outputDir, Integer saveTotalLimit) {
+        this(outputDir, saveTotalLimit, null);
+    }
+
+    /**
+     * @param saveTotalLimit checkpoints to keep, null = all
+     * @param configJson     the settings to save in every checkpoint as {@value #CONFIG_FILE}, null for none
+     */
+    public RunCheckpoints(Path outputDir, Integer saveTotalLimit, String configJson) {
         if (saveTotalLimit != null && saveTotalLimit <= 0) {
             throw new IllegalArgumentException("save_total_limit must be positive (or null), got " + saveTotalLimit);
         }
         this.outputDir = outputDir;
         this.saveTotalLimit = saveTotalLimit;
+        this.configJson = configJson;
     }
 
     public Path outputDir() {
@@ -127,6 +146,9 @@ public final class RunCheckpoints {
                 throw new IOException("the ORT checkpoint writer wrote nothing at " + ort);
             }
             writeDurably(tmp.resolve(STATE_FILE), stateJson(state));
+            if (configJson != null) {
+                writeDurably(tmp.resolve(CONFIG_FILE), configJson);
+            }
             Path old = null;
             if (Files.exists(target)) {
                 old = outputDir.resolve(OLD_PREFIX + step + "-" + System.nanoTime());

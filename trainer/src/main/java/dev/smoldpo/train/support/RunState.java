@@ -68,6 +68,12 @@ public record RunState(long globalStep, double epoch, long epochIndex, long micr
                 metrics, step, skipCounters, pairsSeen, tokensSeen, trainSeconds, configHash);
     }
 
+    /** This state under other settings (a resume with changed ones: its checkpoints are then trained with these). */
+    public RunState withConfigHash(String hash) {
+        return new RunState(globalStep, epoch, epochIndex, microStep, dataSeed, rngStates, scheduleStep, totalSteps,
+                bestMetrics, bestStep, skipCounters, pairsSeen, tokensSeen, trainSeconds, hash);
+    }
+
     /** This state with {@code counter} increased by {@code by}. */
     public RunState withSkipped(String counter, long by) {
         Map<String, Long> m = new TreeMap<>(skipCounters);

@@ -15,6 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -69,6 +70,15 @@ class RunCheckpointsTest {
         try (Stream<Path> s = Files.list(out)) {
             assertEquals(1, s.count(), "no temporary folder left behind");
         }
+    }
+
+    @Test
+    void theSettingsGivenAreSavedWithEachCheckpointAndOlderCheckpointsLoadWithout() throws IOException {
+        Path with = new RunCheckpoints(out, null, "{\"beta\" : 0.2}\n").save(1, state(1), ortWriter(1f));
+        assertEquals(Optional.of(with.resolve("train_config.json")), RunCheckpoints.load(with).config());
+        assertEquals("{\"beta\" : 0.2}\n", Files.readString(with.resolve("train_config.json")));
+        Path without = new RunCheckpoints(out, null).save(2, state(2), ortWriter(1f));
+        assertEquals(Optional.empty(), RunCheckpoints.load(without).config());
     }
 
     @Test
