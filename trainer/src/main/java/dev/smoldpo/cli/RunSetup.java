@@ -10,6 +10,7 @@ import dev.smoldpo.train.support.RunCheckpoints;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * The settings of a {@code fit} or {@code eval} command, layered in one order: general defaults, the
@@ -18,8 +19,6 @@ import java.util.Map;
  */
 record RunSetup(ConfigLayers layers, boolean demo) {
     static final Path DEMO_ARTIFACTS = Path.of("onnx-artifacts", "demo");
-    /** The settings a fit run records in its folder (DpoTrainer writes it). */
-    static final String TRAIN_CONFIG = "train_config.json";
 
     /** @param base a first layer under the file and flags (e.g. a run's train_config.json), or null */
     static RunSetup layers(Path base, Path configFile, Map<String, String> flags, boolean forceDemo) {
@@ -65,11 +64,17 @@ record RunSetup(ConfigLayers layers, boolean demo) {
         return layers(runConfig, configFile, flags, false);
     }
 
-    /** The train_config.json of the run whose checkpoint {@code config} resumes from, or null when it does not resume. */
+    /**
+     * The settings the checkpoint {@code config} resumes from was trained with: the copy saved in the
+     * checkpoint, else (checkpoints that predate it) its run folder's train_config.json; null when it
+     * does not resume.
+     */
     static Path resumedRunConfig(TrainConfig config) {
         return RunCheckpoints.resolveResume(config.resumeFromCheckpoint(), config.outputDir())
-                .map(saved -> saved.dir().toAbsolutePath().getParent().resolve(TRAIN_CONFIG))
+                .flatMap(saved -> saved.config()
+                        .or(() -> Optional.of(saved.dir().toAbsolutePath().getParent().resolve(RunCheckpoints.CONFIG_FILE))))
                 .filter(Files::isRegularFile)
+                .map(Path::toAbsolutePath)
                 .orElse(null);
     }
 

@@ -51,7 +51,8 @@ final class DpoData implements AutoCloseable {
             int maxPrompt = config.maxPromptLength() != null ? config.maxPromptLength() : config.maxLength() / 2;
             this.encoder = new PairEncoder(artifacts, model, new PairEncoder.Settings(config.maxLength(), maxPrompt,
                     config.truncationMode() == TrainConfig.TruncationMode.KEEP_END,
-                    config.imageLongestEdge() == null ? 0 : config.imageLongestEdge()),
+                    config.imageLongestEdge() == null ? 0 : config.imageLongestEdge(),
+                    config.maxCompletionLength() == null ? 0 : config.maxCompletionLength()),
                     KernelPlacement.forFit(KernelPlacement.Kernel.PREPROCESS, cuda));
         } catch (Exception | Error e) {
             train.close();

@@ -28,8 +28,15 @@ import java.util.Locale;
  * used come back as {@link Skipped} with a reason instead of failing the run.
  */
 public final class PairEncoder implements AutoCloseable {
-    /** Length limits (TRL names): max_length, max_prompt_length, truncation_mode keep_end/keep_start. */
-    public record Settings(int maxLength, int maxPromptLength, boolean keepEnd, int imageLongestEdge) {}
+    /**
+     * Length limits (TRL names): max_length, max_prompt_length, truncation_mode keep_end/keep_start, and
+     * max_completion_length (0: none, only what max_length leaves).
+     */
+    public record Settings(int maxLength, int maxPromptLength, boolean keepEnd, int imageLongestEdge, int maxCompletionLength) {
+        public Settings(int maxLength, int maxPromptLength, boolean keepEnd, int imageLongestEdge) {
+            this(maxLength, maxPromptLength, keepEnd, imageLongestEdge, 0);
+        }
+    }
 
     /** What became of one example. */
     public sealed interface Outcome permits Encoded, Skipped {}
@@ -121,9 +128,19 @@ public final class PairEncoder implements AutoCloseable {
         return all;
     }
 
-    /** TRL's truncation: the prompt to max_prompt_length (never through image tokens), then the answers to what is left. */
+    /**
+     * TRL's truncation: each answer to its first max_completion_length tokens (DPOTrainer.tokenize_row
+     * cuts every completion so, whatever the prompt), then, when prompt and answers pass max_length, the
+     * prompt to max_prompt_length (never through image tokens) and the answers to what is left.
+     */
     private Outcome truncate(PreferenceExample e, long[] promptIds, long[] chosen, long[] rejected, DpoCollator.Tiles tiles) {
         boolean truncated = false;
+        int maxCompletion = settings.maxCompletionLength();
+        if (maxCompletion > 0 && (chosen.length > maxCompletion || rejected.length > maxCompletion)) {
+            chosen = Arrays.copyOf(chosen, Math.min(chosen.length, maxCompletion));
+            rejected = Arrays.copyOf(rejected, Math.min(rejected.length, maxCompletion));
+            truncated = true;
+        }
         int longest = Math.max(chosen.length, rejected.length);
         if (promptIds.length + longest > settings.maxLength()) {
             if (promptIds.length > settings.maxPromptLength()) {
@@ -153,7 +170,8 @@ public final class PairEncoder implements AutoCloseable {
         }
         if (Arrays.equals(chosen, rejected)) {
             return new Skipped(e, IDENTICAL_AFTER_TRUNCATION, String.format(Locale.ROOT, "chosen and rejected are the same "
-                    + "tokens within max_length %,d (the prompt takes %,d)", settings.maxLength(), promptIds.length));
+                    + "tokens within max_length %,d (the prompt takes %,d)%s", settings.maxLength(), promptIds.length,
+                    maxCompletion > 0 ? String.format(Locale.ROOT, " and max_completion_length %,d", maxCompletion) : ""));
         }
         DpoCollator.Pair pair = new DpoCollator.Pair(promptIds, chosen, rejected, tiles);
         return new Encoded(e, pair, hash(pair, e), truncated, promptIds.length + chosen.length + rejected.length);

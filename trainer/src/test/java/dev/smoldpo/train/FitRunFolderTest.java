@@ -184,7 +184,8 @@ class FitRunFolderTest {
         Captured resumed = Captured.run(() -> Main.run("fit", "--resume", "--output-dir", out.toString(), "--max-steps", "5"));
         assertEquals(0, resumed.code(), resumed.err());
         Path runConfig = out.toAbsolutePath().resolve("train_config.json");
-        assertTrue(resumed.out().contains("resuming with the settings of " + runConfig), resumed.out());
+        Path checkpointConfig = out.toAbsolutePath().resolve("checkpoint-3").resolve("train_config.json");
+        assertTrue(resumed.out().contains("resuming with the settings of " + checkpointConfig), resumed.out());
         assertFalse(resumed.out().contains("generated the demo preference set"), resumed.out());
         assertFalse(Files.exists(out.resolve("demo_dataset.parquet")), "the run's own data, not the demo's");
         JsonNode saved = new ObjectMapper().readTree(runConfig.toFile());
