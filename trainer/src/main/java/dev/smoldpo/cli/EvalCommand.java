@@ -77,11 +77,19 @@ public final class EvalCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** The train_config.json of the fit run a checkpoint-N folder (or the ORT file in one) belongs to, or null. */
+    /** The settings of a checkpoint-N folder (or the ORT file in one): its own copy, else its fit run folder's; or null. */
     static Path runConfig(Path checkpoint) {
         Path folder = Files.isDirectory(checkpoint) ? checkpoint.toAbsolutePath() : checkpoint.toAbsolutePath().getParent();
-        Path run = folder == null ? null : folder.getParent();
-        Path config = run == null ? null : run.resolve("train_config.json");
+        if (folder == null) {
+            return null;
+        }
+        // the settings saved with the checkpoint (a resumed run may have changed the folder's since)
+        Path own = folder.resolve(RunCheckpoints.CONFIG_FILE);
+        if (Files.isRegularFile(own)) {
+            return own;
+        }
+        Path run = folder.getParent();
+        Path config = run == null ? null : run.resolve(RunCheckpoints.CONFIG_FILE);
         return config != null && Files.isRegularFile(config) ? config : null;
     }
 }

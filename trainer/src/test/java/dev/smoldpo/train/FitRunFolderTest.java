@@ -218,7 +218,8 @@ class FitRunFolderTest {
         assertNotNull(last);
         Captured eval = Captured.run(() -> Main.run("eval", "--checkpoint", out.resolve("checkpoint-3").toString()));
         assertEquals(0, eval.code(), eval.err());
-        assertTrue(eval.out().contains("settings: the run's " + out.toAbsolutePath().resolve("train_config.json")), eval.out());
+        assertTrue(eval.out().contains("settings: the run's " + out.toAbsolutePath().resolve("checkpoint-3").resolve("train_config.json")),
+                eval.out());
         for (String key : List.of("eval_loss", "eval_rewards/accuracies", "eval_rewards/margins")) {
             String line = eval.out().lines().filter(l -> l.strip().startsWith(key + " ")).findFirst().orElseThrow();
             assertEquals(String.format(Locale.ROOT, "%.6f", last.get(key).asDouble()), line.strip().split("\\s+")[1], key);
