@@ -110,6 +110,9 @@ public record SkipReport(Map<String, Long> counts, Map<String, List<Long>> examp
             List<Long> rows = examples.getOrDefault(reason, List.of());
             String note = notes.get(reason);
             sb.append(' ').append(reason).append('=').append(n);
+            if (rows.size() == 1 && n == 1 && note != null && note.startsWith("row " + rows.getFirst() + ": ")) {
+                rows = List.of(); // the note names the one row already
+            }
             if (!rows.isEmpty() || note != null) {
                 sb.append(" (");
                 if (!rows.isEmpty()) {

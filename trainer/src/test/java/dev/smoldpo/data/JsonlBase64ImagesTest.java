@@ -105,7 +105,7 @@ class JsonlBase64ImagesTest {
         // when every row is unusable the error says why, not only "missing_image=N"
         Path allJunk = Files.writeString(tmp.resolve("all-junk.jsonl"), line("junk", "images", List.of(text)) + "\n");
         DatasetException e = assertThrows(DatasetException.class, () -> PreferenceDataset.open(allJunk));
-        assertTrue(e.getMessage().contains("missing_image=1 (row 0; row 0: image 1 \"" + text.substring(0, 60) + "... ("
+        assertTrue(e.getMessage().contains("missing_image=1 (row 0: image 1 \"" + text.substring(0, 60) + "... ("
                 + text.length() + " characters)\" is not a file, data: URI or base64 image"), e.getMessage());
     }
 
