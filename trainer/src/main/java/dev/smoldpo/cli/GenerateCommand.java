@@ -86,7 +86,7 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--top-k", description = "Sample from the k most likely tokens.")
     Integer topK;
 
-    @Option(names = "--seed", description = "Seed of the sampler (default: random, printed).")
+    @Option(names = "--seed", description = "Seed of the sampler when sampling (default: random, printed).")
     Long seed;
 
     @Option(names = "--greedy", description = "Always take the most likely token (the default unless a sampling option is given).")
@@ -197,17 +197,32 @@ public final class GenerateCommand implements Callable<Integer> {
         return 0;
     }
 
+    /**
+     * Greedy unless --temperature, --top-p or --top-k asks to sample (HF's do_sample); --greedy with one of
+     * them is a contradiction, and --seed alone changes nothing, so both are said rather than acted on.
+     */
     private Sampler.Settings sampling(PrintWriter err) {
-        boolean sample = !greedy && (temperature != null || topP != null || topK != null || seed != null);
-        if (!sample) return Sampler.Settings.greedyDecoding();
+        boolean samplingOption = temperature != null || topP != null || topK != null;
+        if (greedy && samplingOption) {
+            throw new InferenceException("--greedy takes the most likely token, so --temperature, --top-p and --top-k "
+                    + "would be ignored: give one or the other");
+        }
+        if (!samplingOption) {
+            if (seed != null) {
+                err.println("note: --seed has no effect on greedy decoding; give --temperature, --top-p or --top-k to sample");
+            }
+            return Sampler.Settings.greedyDecoding();
+        }
         long s = seed != null ? seed : new java.security.SecureRandom().nextLong();
-        if (seed == null) err.println("sampling with --seed " + s);
+        Sampler.Settings settings;
         try {
-            return Sampler.Settings.sampling(temperature != null ? temperature : 1.0, topK != null ? topK : 0,
+            settings = Sampler.Settings.sampling(temperature != null ? temperature : 1.0, topK != null ? topK : 0,
                     topP != null ? topP : 1.0, s);
         } catch (IllegalArgumentException e) {
             throw new InferenceException(e.getMessage(), e);
         }
+        if (seed == null) err.println("sampling with --seed " + s);
+        return settings;
     }
 
     /** The deployment folder: --model, or the (cached) export of --artifacts with --checkpoint, in the chosen precisions. */

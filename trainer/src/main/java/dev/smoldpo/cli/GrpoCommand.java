@@ -44,7 +44,7 @@ public final class GrpoCommand implements Callable<Integer> {
     private GrpoSettings settings(boolean demo, Path runConfig, Map<String, String> given) throws java.io.IOException {
         GrpoSettings settings = new GrpoSettings();
         if (demo) {
-            settings.layer(GrpoDemo.recipe(), "demo recipe");
+            settings.layer(GrpoDemo.recipe(), GrpoDemo.RECIPE);
         }
         if (runConfig != null) {
             settings.file(runConfig);
@@ -98,6 +98,13 @@ public final class GrpoCommand implements Callable<Integer> {
         }
         Path artifacts = config.artifactsDir() != null ? config.artifactsDir() : DEMO_ARTIFACTS;
         if (!Files.isRegularFile(artifacts.resolve("manifest.json"))) {
+            // only the demo's own folder is exported on demand: a mistyped path must not train the demo model
+            String source = settings.source("artifacts_dir");
+            if (!demo || !(GrpoSettings.DEFAULT.equals(source) || GrpoDemo.RECIPE.equals(source))) {
+                throw new IllegalArgumentException("no artifacts in " + artifacts + " (manifest.json missing; artifacts_dir from "
+                        + source + "): export them first with ./tools/export-artifacts.sh MODEL --loss grpo"
+                        + (config.beta() > 0 ? " --kl" : "") + " --out " + artifacts);
+            }
             System.out.println("no artifacts in " + artifacts + ": exporting the built-in demo model with the GRPO loss");
             List<String> args = new java.util.ArrayList<>(List.of("export-artifacts", "--loss", "grpo", "--out", artifacts.toString()));
             if (config.beta() > 0) {
@@ -112,7 +119,13 @@ public final class GrpoCommand implements Callable<Integer> {
         try (SmolVlmProcessor processor = SmolVlmProcessor.load(artifacts, model,
                 config.imageLongestEdge() == null ? 0 : config.imageLongestEdge(), Device.CPU)) {
             prompts = demo ? GrpoDemo.prompts(processor, config.answerPrefix())
-                    : GrpoDataset.load(config.dataset(), processor, config.answerPrefix(), config.evalSamples());
+                    : GrpoDataset.load(config.dataset(), processor, config.answerPrefix(), config.evalSamples(),
+                            config.everyRewardReadsTheAnswer());
+        }
+        // recorded absolute, so a resume or an export from another working folder finds them
+        settings.resolved("artifacts_dir", artifacts.toAbsolutePath().toString());
+        if (config.dataset() != null) {
+            settings.resolved("dataset", config.dataset().toAbsolutePath().toString());
         }
         GrpoTrainer trainer = new GrpoTrainer(config, System.out);
         trainer.stopAfter(run.stopAfterStep);

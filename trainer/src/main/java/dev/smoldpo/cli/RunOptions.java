@@ -7,8 +7,8 @@ import picocli.CommandLine.Option;
 
 /** The options {@code fit} and {@code grpo} share (a picocli mixin): settings file, resume, key list, --key value flags. */
 final class RunOptions {
-    @Option(names = "--config", description = "A YAML or JSON file of settings (e.g. a run's train_config.json or "
-            + "grpo_config.json).")
+    @Option(names = "--config", description = "A YAML or JSON file of settings, flat key: value (e.g. a fit run's "
+            + "train_config.json for fit, a grpo run's grpo_config.json for grpo).")
     Path configFile;
 
     @Option(names = "--resume", description = "Resume from the latest checkpoint in output_dir "

@@ -65,8 +65,9 @@ public record GrpoConfig(
         String scaleRewards,
         @Key(def = "1", doc = "(TRL) updates per sampled batch (mu); old log-probs from the sampling policy")
         int numIterations,
-        @Key(def = "exact_match", doc = "reward functions: exact_match, normalised_match, multiple_choice, numeric, "
-                + "colour_word (demo format), or cmd:<command line> (JSON lines in, one score per line out)")
+        @Key(def = "exact_match", doc = "reward functions: exact_match, normalised_match, multiple_choice, "
+                + "numeric[:tolerance] (against the answer field), format:<regex> (the whole completion matches), or "
+                + "cmd:<command line> (JSON lines in, one score per line out)")
         List<String> rewardFuncs,
         @Key(doc = "(TRL) weight of each reward function (default: 1 each)")
         List<Double> rewardWeights,
@@ -96,7 +97,11 @@ public record GrpoConfig(
     public GrpoConfig {
         positive("learning_rate", learningRate);
         positive("max_steps", maxSteps);
-        positive("num_generations", numGenerations);
+        if (numGenerations < 2) {
+            // as TRL's GRPOConfig: a group of one has advantage 0 (its reward minus the group's mean), so nothing is learned
+            throw new ConfigException("num_generations must be at least 2, got " + numGenerations + ": each completion is "
+                    + "scored against the others of its prompt's group");
+        }
         positive("gradient_accumulation_steps", gradientAccumulationSteps);
         positive("num_iterations", numIterations);
         positive("logging_steps", loggingSteps);
@@ -138,6 +143,11 @@ public record GrpoConfig(
             case "none", "false" -> GroupAdvantages.Scale.NONE;
             default -> throw new ConfigException("scale_rewards must be group, batch or none, got '" + scaleRewards + "'");
         };
+    }
+
+    /** Whether every reward compares completions with the row's answer, so a prompt without one cannot be scored. */
+    public boolean everyRewardReadsTheAnswer() {
+        return rewardFuncs.stream().allMatch(GrpoRewards::readsAnswer);
     }
 
     /** Whether the sessions run on ORT's CUDA execution provider. */

@@ -33,6 +33,15 @@ public final class GrpoDataset {
     /** Training prompts, then held-out prompts. */
     public static List<List<GrpoPrompt>> load(Path jsonl, SmolVlmProcessor processor, String answerPrefix, int heldOut)
             throws IOException {
+        return load(jsonl, processor, answerPrefix, heldOut, false);
+    }
+
+    /**
+     * As above; with {@code answerRequired} (every reward reads the {@value GrpoRewards#ANSWER} field) a line
+     * without one is an error naming it, since none of its completions could be scored.
+     */
+    public static List<List<GrpoPrompt>> load(Path jsonl, SmolVlmProcessor processor, String answerPrefix, int heldOut,
+                                              boolean answerRequired) throws IOException {
         if (!Files.isRegularFile(jsonl)) {
             throw new IllegalArgumentException("dataset: " + jsonl + " is not a file (JSONL with prompt, image, answer)");
         }
@@ -40,7 +49,7 @@ public final class GrpoDataset {
         List<String> lines = Files.readAllLines(jsonl);
         for (int i = 0; i < lines.size(); i++) {
             if (!lines.get(i).isBlank()) {
-                all.add(prompt(jsonl, i + 1, lines.get(i), processor, answerPrefix));
+                all.add(prompt(jsonl, i + 1, lines.get(i), processor, answerPrefix, answerRequired));
             }
         }
         if (all.size() <= heldOut) {
@@ -51,8 +60,8 @@ public final class GrpoDataset {
         return List.of(List.copyOf(all.subList(0, split)), List.copyOf(all.subList(split, all.size())));
     }
 
-    private static GrpoPrompt prompt(Path file, int line, String text, SmolVlmProcessor processor, String answerPrefix)
-            throws IOException {
+    private static GrpoPrompt prompt(Path file, int line, String text, SmolVlmProcessor processor, String answerPrefix,
+                                     boolean answerRequired) throws IOException {
         String where = file + " line " + line;
         JsonNode row;
         try {
@@ -62,6 +71,11 @@ public final class GrpoDataset {
         }
         if (!row.path("prompt").isTextual()) {
             throw new IllegalArgumentException(where + ": no \"prompt\" text (fields: " + fieldNames(row) + ")");
+        }
+        if (answerRequired && (row.path(GrpoRewards.ANSWER).isMissingNode() || row.path(GrpoRewards.ANSWER).isNull())) {
+            throw new IllegalArgumentException(where + ": no \"" + GrpoRewards.ANSWER + "\", which every reward in "
+                    + "reward_funcs compares the completion with (fields: " + fieldNames(row) + "); add it, or use a "
+                    + "format: or cmd: reward, which needs none");
         }
         List<byte[]> encoded;
         try {

@@ -32,6 +32,8 @@ public final class GrpoDemo {
     public static final int HELD_OUT_PROMPTS = 64;
     public static final long DATA_SEED = 7;
     public static final String ANSWER = "answer";
+    /** The recipe's name as the source of its settings. */
+    public static final String RECIPE = "demo recipe";
 
     private GrpoDemo() {}
 

@@ -31,12 +31,29 @@ final class GrpoMetrics {
         this.config = config;
     }
 
+    /**
+     * Each reward's name in the metric keys: its own (TRL's reward function name), numbered from 1 where
+     * several share one (two cmd: rewards are cmd_1 and cmd_2, not one pooled cmd).
+     */
+    static List<String> metricNames(List<Reward> rewards) {
+        Map<String, Long> uses = new java.util.HashMap<>();
+        rewards.forEach(r -> uses.merge(r.name(), 1L, Long::sum));
+        Map<String, Integer> seen = new java.util.HashMap<>();
+        List<String> names = new java.util.ArrayList<>();
+        for (Reward r : rewards) {
+            int n = seen.merge(r.name(), 1, Integer::sum);
+            names.add(uses.get(r.name()) > 1 ? r.name() + "_" + n : r.name());
+        }
+        return names;
+    }
+
     void rewards(List<Reward> rewards, List<double[]> perReward, GroupAdvantages.Result adv) {
         add("reward", nanMean(adv.rewards()));
         add("reward_std", nanStd(adv.rewards()));
+        List<String> names = metricNames(rewards);
         for (int k = 0; k < rewards.size(); k++) {
-            add("rewards/" + rewards.get(k).name() + "/mean", nanMean(perReward.get(k)));
-            add("rewards/" + rewards.get(k).name() + "/std", nanStd(perReward.get(k)));
+            add("rewards/" + names.get(k) + "/mean", nanMean(perReward.get(k)));
+            add("rewards/" + names.get(k) + "/std", nanStd(perReward.get(k)));
         }
         double zero = 0;
         for (double s : adv.std()) {
@@ -76,19 +93,19 @@ final class GrpoMetrics {
         window.computeIfAbsent(key, k -> new ArrayList<>()).add(value);
     }
 
-    void log(MetricsLog log, long step, PrintStream out) throws IOException {
+    void log(MetricsLog log, long step, double epoch, PrintStream out) throws IOException {
         Map<String, Object> record = new LinkedHashMap<>();
         window.forEach((k, v) -> record.put(k, v.stream().mapToDouble(d -> d).filter(d -> !Double.isNaN(d)).average()
                 .orElse(Double.NaN)));
         window.clear();
-        log.log(step, 0.0, record);
+        log.log(step, epoch, record);
         out.printf("step %d: loss %.4f | reward %.3f | mean length %.2f | sampling %.0f tok/s | training %.0f tok/s%n", step,
                 (double) record.get("loss"), (double) record.get("reward"), (double) record.get("completions/mean_length"),
                 (double) record.get("sampling_tokens_per_second"), (double) record.get("train_tokens_per_second"));
     }
 
-    void logEval(MetricsLog log, long step, double accuracy, PrintStream out) throws IOException {
-        log.log(step, 0.0, Map.of(EVAL_ACCURACY, accuracy));
+    void logEval(MetricsLog log, long step, double epoch, double accuracy, PrintStream out) throws IOException {
+        log.log(step, epoch, Map.of(EVAL_ACCURACY, accuracy));
         out.printf("step %d: greedy held-out accuracy %.3f%n", step, accuracy);
     }
 

@@ -17,6 +17,11 @@ final class GrpoRewards {
 
     private GrpoRewards() {}
 
+    /** Whether the reward_funcs entry compares completions with the row's answer (format: and cmd: do not). */
+    static boolean readsAnswer(String func) {
+        return !func.startsWith("cmd:") && !func.startsWith("format:");
+    }
+
     static List<Reward> of(GrpoConfig c, Path workDir) throws IOException {
         List<Reward> out = new ArrayList<>();
         try {

@@ -31,6 +31,8 @@ import java.util.Map;
  */
 public final class GrpoSettings {
     public static final String SOURCES_KEY = "_sources";
+    /** The source of a key no layer has set. */
+    public static final String DEFAULT = "default";
     static final ObjectMapper JSON = JsonMapper.builder().propertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
             .disable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES).build();
     private static final Map<String, RecordComponent> KEYS = new LinkedHashMap<>();
@@ -47,7 +49,7 @@ public final class GrpoSettings {
     public GrpoSettings() {
         KEYS.forEach((name, c) -> {
             Key k = c.getAnnotation(Key.class);
-            put(name, Key.NULL.equals(k.def()) ? null : k.def(), "default");
+            put(name, Key.NULL.equals(k.def()) ? null : k.def(), DEFAULT);
         });
     }
 
@@ -100,11 +102,24 @@ public final class GrpoSettings {
         return sources.get(key);
     }
 
+    /** Replaces {@code key}'s value by a resolved form of it (an absolute path), keeping its source. */
+    public GrpoSettings resolved(String key, String value) {
+        put(known(key, "resolved"), value, sources.get(key));
+        return this;
+    }
+
     public GrpoConfig bind() {
         try {
             return JSON.treeToValue(values, GrpoConfig.class);
         } catch (com.fasterxml.jackson.databind.exc.ValueInstantiationException e) {
-            throw e.getCause() instanceof ConfigException ce ? attributed(ce) : new ConfigException(e.getOriginalMessage(), e);
+            if (e.getCause() instanceof ConfigException ce) {
+                throw attributed(ce);
+            }
+            if (e.getCause() instanceof IllegalArgumentException iae) {
+                // a range check of a value class (SamplingSettings, GrpoLossType): its message, not Jackson's
+                throw attributed(new ConfigException(iae.getMessage(), iae));
+            }
+            throw new ConfigException(e.getOriginalMessage(), e);
         } catch (com.fasterxml.jackson.databind.JsonMappingException e) {
             String key = e.getPath().isEmpty() ? "?" : e.getPath().get(0).getFieldName();
             throw new ConfigException(sources.get(key) + ": key '" + key + "': expected "
@@ -115,9 +130,27 @@ public final class GrpoSettings {
         }
     }
 
-    /** The values with their sources, as written to grpo_config.json. */
+    /** The values with their sources, as written to grpo_config.json: numbers and booleans as JSON's own. */
     public ObjectNode toJson() {
         ObjectNode out = values.deepCopy();
+        KEYS.forEach((name, c) -> {
+            JsonNode v = out.get(name);
+            Class<?> t = c.getType();
+            boolean scalar = t.isPrimitive() || Number.class.isAssignableFrom(t) || t == Boolean.class;
+            if (v != null && v.isTextual() && scalar) {
+                try {
+                    out.set(name, JSON.valueToTree(JSON.treeToValue(v, t)));
+                } catch (IOException | IllegalArgumentException e) {
+                    // left as given: bind() names a value that is not of its key's type
+                }
+            } else if (v != null && v.isArray() && c.getGenericType().getTypeName().equals("java.util.List<java.lang.Double>")) {
+                try {
+                    out.set(name, JSON.valueToTree(JSON.treeToValue(v, double[].class)));
+                } catch (IOException | IllegalArgumentException e) {
+                    // as above
+                }
+            }
+        });
         ObjectNode s = out.putObject(SOURCES_KEY);
         sources.forEach(s::put);
         return out;
@@ -126,7 +159,7 @@ public final class GrpoSettings {
     private ConfigException attributed(ConfigException ce) {
         String key = ce.getMessage().split("[ (]", 2)[0];
         String source = sources.get(key);
-        return source == null || source.equals("default") ? ce : new ConfigException(source + ": " + ce.getMessage(), ce);
+        return source == null || source.equals(DEFAULT) ? ce : new ConfigException(source + ": " + ce.getMessage(), ce);
     }
 
     private void put(String key, String text, String source) {

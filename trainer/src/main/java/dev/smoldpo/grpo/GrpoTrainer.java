@@ -87,7 +87,7 @@ public final class GrpoTrainer {
             List<Reward> rewards = GrpoRewards.of(c, Path.of("").toAbsolutePath());
             try {
                 if (resume.isEmpty()) {
-                    metrics.logEval(log, 0, evaluator.accuracy(sampler), out);
+                    metrics.logEval(log, 0, 0.0, evaluator.accuracy(sampler), out);
                 }
                 for (long step = state.globalStep() + 1; step <= c.maxSteps(); step++) {
                     List<GrpoStepRunner.ScoredGroup> groups;
@@ -113,14 +113,16 @@ public final class GrpoTrainer {
                     GrpoStepRunner.Result r = runner.run(groups);
                     sampler.updateAdapters(TrainingParameters.read(session.ort(), specs));
                     long t3 = System.nanoTime();
-                    state = state.afterStep(step, 0, 0, 0, step, state.pairsSeen() + prompts.size(),
+                    long promptsSeen = state.pairsSeen() + prompts.size();
+                    double epoch = (double) promptsSeen / train.size(); // HF's fractional epoch over the training prompts
+                    state = state.afterStep(step, epoch, promptsSeen / train.size(), 0, step, promptsSeen,
                             state.tokensSeen() + r.completionTokens(), state.trainSeconds() + (t3 - t0) / 1e9);
                     metrics.add(step, groups, r, lr, (t1 - t0) / 1e9, (t3 - t2) / 1e9);
                     if (step % c.loggingSteps() == 0 || step == c.maxSteps()) {
-                        metrics.log(log, step, out);
+                        metrics.log(log, step, epoch, out);
                     }
                     if (c.evalSteps() > 0 && step % c.evalSteps() == 0 || step == c.maxSteps()) {
-                        metrics.logEval(log, step, evaluator.accuracy(sampler), out);
+                        metrics.logEval(log, step, epoch, evaluator.accuracy(sampler), out);
                     }
                     boolean stopping = stop.requested() || step == stopAfter;
                     if (step % c.saveSteps() == 0 || step == c.maxSteps() || stopping) {

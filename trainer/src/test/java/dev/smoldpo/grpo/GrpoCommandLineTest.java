@@ -8,6 +8,7 @@ import dev.smoldpo.cli.Main;
 import dev.smoldpo.testing.Captured;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -79,6 +80,33 @@ class GrpoCommandLineTest {
         Captured run = grpo(root.resolve("typo"), "--artifacts-dir", fp32.toString(), "--num-generation", "4");
         assertEquals(1, run.code());
         assertTrue(run.err().contains("unknown key 'num_generation' in command line (did you mean 'num_generations'?)"), run.err());
+    }
+
+    @Test
+    void aMissingArtifactsFolderIsAnErrorNotADemoExport() throws Exception {
+        Path typo = root.resolve("my-typo-model");
+        Captured run = grpo(root.resolve("typo-run"), "--artifacts", typo.toString());
+        assertEquals(1, run.code());
+        assertTrue(run.err().contains("no artifacts in " + typo + " (manifest.json missing; artifacts_dir from command line"),
+                run.err());
+        assertFalse(Files.exists(typo), "the demo model was not exported there");
+    }
+
+    @Test
+    void valuesOutOfRangeAreNamedInTheSettingsTerms() throws Exception {
+        Captured one = grpo(root.resolve("g1"), "--artifacts-dir", fp32.toString(), "--num-generations", "1");
+        assertEquals(1, one.code());
+        assertTrue(one.err().contains("num_generations must be at least 2, got 1"), one.err());
+        Captured loss = grpo(root.resolve("sigmoid"), "--artifacts-dir", fp32.toString(), "--loss-type", "sigmoid");
+        assertEquals(1, loss.code());
+        assertTrue(loss.err().contains("unknown loss_type 'sigmoid'") && !loss.err().contains("Cannot construct"), loss.err());
+    }
+
+    @Test
+    void rewardsSharingANameGetNumberedMetrics() {
+        List<String> names = GrpoMetrics.metricNames(List.of(dev.smoldpo.grpo.reward.AnswerRewards.format("a.*"),
+                dev.smoldpo.grpo.reward.AnswerRewards.exactMatch("answer"), dev.smoldpo.grpo.reward.AnswerRewards.format("b.*")));
+        assertEquals(List.of("format_1", "exact_match", "format_2"), names);
     }
 
     @Test

@@ -91,6 +91,15 @@ class GrpoDatasetTest {
                 assertArrayEquals(byPath.image().pixels(), p.encoded().image().pixels(), p.row().toString());
             }
 
+            // a line without an answer, when every reward compares with one: named, not scored 0 in silence
+            Files.write(data, List.of(q + "\"image\": \"img/0.png\"}",
+                    "{\"prompt\": \"" + DemoDataset.QUESTION + "\", \"image\": \"img/0.png\"}"));
+            assertEquals(2, GrpoDataset.load(data, processor, "It is", 0).get(0).size(), "fine for cmd: and format: rewards");
+            IllegalArgumentException noAnswer = assertThrows(IllegalArgumentException.class,
+                    () -> GrpoDataset.load(data, processor, "It is", 0, true));
+            assertTrue(noAnswer.getMessage().contains("prompts.jsonl line 2: no \"answer\", which every reward in reward_funcs"),
+                    noAnswer.getMessage());
+
             Files.write(data, List.of(q + "\"image\": \"img/0.png\"}", q + "\"image\": \"no such thing\"}"));
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                     () -> GrpoDataset.load(data, processor, "It is", 0));

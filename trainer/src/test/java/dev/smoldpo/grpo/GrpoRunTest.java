@@ -80,6 +80,12 @@ class GrpoRunTest {
             moved |= !java.util.Arrays.equals(start.get(name), xs.get(name));
         }
         assertTrue(moved, "training moved the adapters");
+        // grpo_config.json: numbers as numbers, paths absolute (a resume from another folder finds them)
+        com.fasterxml.jackson.databind.JsonNode saved = new com.fasterxml.jackson.databind.ObjectMapper()
+                .readTree(whole.resolve("grpo_config.json").toFile());
+        assertTrue(saved.get("learning_rate").isNumber() && saved.get("max_steps").isInt(), saved.toString());
+        assertEquals(artifacts.toAbsolutePath().toString(), saved.get("artifacts_dir").asText());
+        assertTrue(a.getLast().epoch().orElse(0) > 0, "the epoch advances over the training prompts");
         // export takes a grpo run like a fit run: the adapter of the latest checkpoint
         assertEquals(0, Main.run("export", "--run", whole.toString(), "--format", "peft"));
         assertTrue(Files.size(whole.resolve("export").resolve("peft").resolve("adapter_model.safetensors")) > 0);

@@ -57,6 +57,15 @@ class GenerateCommandTest {
         Run two = run("--model", demo.deploy.toString(), "--image", image.toString(), "--image", image.toString(),
                 "--prompt", "Same?", "--max-new-tokens", "3");
         assertEquals(0, two.code(), two.err());
+        // a seed alone does not turn sampling on; --greedy with a sampling option is a contradiction
+        Run seeded = run("--model", demo.deploy.toString(), "--image", image.toString(), "--prompt", "What colour is the shape?",
+                "--max-new-tokens", "8", "--seed", "5");
+        assertEquals(r.out(), seeded.out(), "still greedy");
+        assertTrue(seeded.err().contains("--seed has no effect on greedy decoding"), seeded.err());
+        Run both = run("--model", demo.deploy.toString(), "--image", image.toString(), "--prompt", "What colour is the shape?",
+                "--greedy", "--temperature", "0.7");
+        assertEquals(1, both.code());
+        assertTrue(both.err().contains("--greedy takes the most likely token"), both.err());
     }
 
     @Test

@@ -128,7 +128,18 @@ public final class ConfigKeys {
             Map.entry("do_eval", "evaluation follows eval_strategy"),
             Map.entry("save_safetensors", "checkpoints are ONNX Runtime checkpoints; export writes safetensors"),
             Map.entry("torch_compile", "there is no PyTorch here"),
-            Map.entry("use_cpu", "use device: cpu"));
+            Map.entry("use_cpu", "use device: cpu"),
+            Map.entry("deepspeed", "one process trains on one device"),
+            Map.entry("fsdp", "one process trains on one device"),
+            Map.entry("fsdp_config", "one process trains on one device"),
+            Map.entry("local_rank", "one process trains on one device"),
+            Map.entry("ddp_find_unused_parameters", "one process trains on one device"),
+            Map.entry("optim", "the optimizer is AdamW (adam_beta1, adam_beta2, adam_epsilon, weight_decay)"),
+            Map.entry("torch_dtype", "the precision is fixed at export: export-artifacts --precision"),
+            Map.entry("model_init_kwargs", "the model comes from the artifacts (export-artifacts)"),
+            Map.entry("ref_model_init_kwargs", "the reference model comes from the artifacts (export-artifacts)"),
+            Map.entry("use_liger_kernel", "there is no PyTorch here"),
+            Map.entry("save_only_model", "checkpoints hold the adapters and the optimizer state, a few MB"));
 
     /** Every key, in declaration order. */
     public static List<String> names() {

@@ -103,6 +103,7 @@ public final class ConfigLayers {
         if (!root.isObject()) {
             throw new ConfigException(source + ": expected a mapping of keys to values at the top level, got " + describe(root));
         }
+        requireKnown(root, source);
         root.properties().forEach(e -> {
             if (!e.getKey().equals(SOURCES_KEY) && accepted(e.getKey(), source)) {
                 put(e.getKey(), e.getValue(), source, true);
@@ -193,6 +194,28 @@ public final class ConfigLayers {
             explicit.add(key);
         } else {
             explicit.remove(key);
+        }
+    }
+
+    /**
+     * Fails naming every unknown key of a file at once (a TRL config often carries several), each with
+     * its nearest known key, and saying that settings are flat when one holds a nested section.
+     */
+    private static void requireKnown(JsonNode root, String source) {
+        List<String> unknown = new ArrayList<>();
+        boolean nested = false;
+        for (Map.Entry<String, JsonNode> e : root.properties()) {
+            String key = e.getKey();
+            if (!key.equals(SOURCES_KEY) && ConfigKeys.find(key) == null && ConfigKeys.withoutEffect(key) == null) {
+                String hint = ConfigKeys.closest(key);
+                unknown.add("'" + key + "'" + (hint != null ? " (did you mean '" + hint + "'?)" : ""));
+                nested |= e.getValue().isObject();
+            }
+        }
+        if (!unknown.isEmpty()) {
+            throw new ConfigException(source + ": unknown key" + (unknown.size() > 1 ? "s " : " ") + String.join(", ", unknown)
+                    + (nested ? "; settings are flat key: value pairs, a nested section is not read" : "")
+                    + "; known keys: " + String.join(", ", ConfigKeys.names()) + " (fit --list-keys describes them)");
         }
     }
 

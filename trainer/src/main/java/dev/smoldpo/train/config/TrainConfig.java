@@ -200,7 +200,8 @@ public TrainConfig {
         requirePositive("max_prompt_length", maxPromptLength);
         requirePositive("max_completion_length", maxCompletionLength);
         require(maxPromptLength == null || maxPromptLength < maxLength,
-                "max_prompt_length (" + maxPromptLength + ") must be less than max_length (" + maxLength + ")");
+                "max_prompt_length (" + maxPromptLength + ") must be less than max_length (" + maxLength
+                        + "): set max_prompt_length too (e.g. --max-prompt-length " + Math.max(1, maxLength / 2) + ")");
         require(truncationMode != null, "truncation_mode must be set");
         require(beta > 0 && Double.isFinite(beta), "beta must be positive, got " + beta);
         require(lossType != null, "loss_type must be set");

@@ -162,6 +162,21 @@ class TrainConfigTest {
     }
 
     @Test
+    void aTrlConfigsUnknownKeysAreNamedAtOnceAndItsHarmlessOnesOnlyWarn() {
+        String yaml = "learning_rate: 1.0e-5\ndeepspeed: ds.json\noptim: adamw_torch\nrpo_alpha: 1.0\nlerning_rate: 0.1\n"
+                + "training:\n  beta: 0.2\n";
+        ConfigException e = assertThrows(ConfigException.class, () -> TrainConfig.fromYaml(yaml));
+        assertTrue(e.getMessage().contains("unknown keys 'rpo_alpha', 'lerning_rate' (did you mean 'learning_rate'?), 'training'"),
+                e.getMessage());
+        assertTrue(e.getMessage().contains("settings are flat key: value pairs, a nested section is not read"), e.getMessage());
+        ResolvedConfig ok = ConfigLayers.defaults().text("deepspeed: ds.json\noptim: adamw_torch\n", "config file t.yaml", false)
+                .resolve();
+        assertEquals(2, ok.warnings().size(), ok.warnings().toString());
+        assertTrue(ok.warnings().getFirst().contains("'deepspeed' has no effect here (one process trains on one device)"),
+                ok.warnings().toString());
+    }
+
+    @Test
     void wrongTypesNameTheKey() {
         assertMessage("key 'beta': expected a number, got 'abc'", "beta: abc");
         assertMessage("key 'per_device_train_batch_size': expected a whole number, got the number 1.5",
