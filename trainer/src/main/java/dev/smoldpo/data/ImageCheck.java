@@ -35,7 +35,8 @@ public record ImageCheck(Optional<DecodedImage> image, String reason, String det
 
     /**
      * Decodes with ImageIO (JPEG, PNG, BMP, GIF, WBMP, and WebP through the TwelveMonkeys plugin;
-     * first frame), checking the size before decoding, then turns the pixels upright by the EXIF
+     * first frame), checking the size before decoding, with PIL's pixels where ImageIO's colour
+     * handling differs from PIL's (grey: {@link GreyPixels}; CMYK JPEG: {@link CmykJpeg}), then turns the pixels upright by the EXIF
      * orientation as transformers' {@code load_image} does ({@link ExifOrientation}).
      */
     public static ImageCheck decode(byte[] encoded) {
@@ -55,9 +56,16 @@ public record ImageCheck(Optional<DecodedImage> image, String reason, String det
                 if ((long) w * h > MAX_PIXELS) {
                     return fail(SkipReport.IMAGE_TOO_LARGE, "image " + w + "x" + h + " exceeds " + MAX_PIXELS + " pixels");
                 }
-                BufferedImage img = reader.read(0);
-                if (img == null) return fail(SkipReport.UNDECODABLE_IMAGE, reader.getFormatName() + " reader returned nothing");
-                DecodedImage upright = ExifOrientation.apply(DecodedImage.of(img), ExifOrientation.read(encoded));
+                DecodedImage decoded;
+                if (CmykJpeg.applies(reader)) {
+                    decoded = CmykJpeg.read(reader);
+                } else {
+                    BufferedImage img = reader.read(0);
+                    if (img == null) return fail(SkipReport.UNDECODABLE_IMAGE, reader.getFormatName() + " reader returned nothing");
+                    DecodedImage grey = GreyPixels.of(img);
+                    decoded = grey != null ? grey : DecodedImage.of(img);
+                }
+                DecodedImage upright = ExifOrientation.apply(decoded, ExifOrientation.read(encoded));
                 return new ImageCheck(Optional.of(upright), null, null);
             } finally {
                 reader.dispose();
