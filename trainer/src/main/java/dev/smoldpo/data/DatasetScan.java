@@ -2,18 +2,15 @@ package dev.smoldpo.data;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
-import java.util.stream.Stream;
 
 /**
- * One pass over a dataset file at open: each row's text parsed into chat messages ({@link PairText}),
+ * One pass over a dataset file (or a split's parquet shards) at open: each row's text parsed into chat messages ({@link PairText}),
  * its images located ({@link ImageRefs}), and either handed to a {@link RowSink} or counted as skipped.
  */
 final class DatasetScan {
@@ -29,64 +26,48 @@ final class DatasetScan {
      * What the pass found: rows skipped by reason, whether the file has images at all, and rows handed to
      * the sink that turned out unusable later (their source row numbers; to remove again).
      */
-    record Result(SkipReport skipped, boolean hasImages, List<Long> withdrawn) {}
+    record Result(SkipReport skipped, boolean hasImages, List<Long> withdrawn, long[] shardStarts) {}
 
-    /** The file itself, or the one .parquet/.jsonl file in a folder (e.g. a downloaded hub snapshot). */
-    static Path resolveFile(Path path) {
-        if (!Files.exists(path)) {
-            throw new DatasetException(path, "no such file or folder");
-        }
-        if (!Files.isDirectory(path)) {
-            if (!Files.isReadable(path)) {
-                throw new DatasetException(path, "not readable");
-            }
-            return path;
-        }
-        List<Path> found;
-        try (Stream<Path> s = Files.walk(path, 4)) {
-            found = s.filter(Files::isRegularFile).filter(p -> {
-                String n = p.getFileName().toString().toLowerCase(Locale.ROOT);
-                return n.endsWith(".parquet") || n.endsWith(".jsonl") || n.endsWith(".ndjson");
-            }).filter(p -> !path.relativize(p).toString().startsWith(".")).sorted().toList();
-        } catch (IOException e) {
-            throw new DatasetException(path, "cannot list folder: " + e.getMessage(), e);
-        }
-        if (found.size() == 1) {
-            return found.getFirst();
-        }
-        throw new DatasetException(path, found.isEmpty() ? "folder holds no .parquet or .jsonl file"
-                : "folder holds several dataset files, name one: " + found.stream().map(path::relativize).toList());
-    }
-
-    static Result parquet(Path file, Connection conn, ParquetSchema schema, RowSink sink) throws Exception {
+    /**
+     * The rows of parquet shards, numbered on across shards (shard 2's first row follows shard 1's last),
+     * so that skip reports and {@link PreferenceDataset#sourceRow} name one row of the dataset.
+     */
+    static Result parquet(List<Path> shards, Connection conn, ParquetSchema schema, RowSink sink) throws Exception {
         SkipReport.Builder skips = SkipReport.builder();
-        String sql = "SELECT file_row_number, " + schema.id() + ", " + schema.textNull() + ", " + schema.textOk() + ", "
-                + schema.prompt() + ", " + schema.chosen() + ", " + schema.rejected() + ", to_json(" + schema.images() + ")"
-                + " FROM read_parquet(" + PreferenceDataset.quote(file.toString()) + ", file_row_number=true)";
-        try (Statement st = conn.createStatement(); ResultSet rs = st.executeQuery(sql)) {
-            while (rs.next()) {
-                long row = rs.getLong(1);
-                if (rs.getBoolean(3)) {
-                    skips.add(SkipReport.MISSING_TEXT, row);
-                    continue;
+        long[] starts = new long[shards.size()];
+        long next = 0;
+        for (int k = 0; k < shards.size(); k++) {
+            Path file = shards.get(k);
+            starts[k] = next;
+            String sql = "SELECT file_row_number, " + schema.id() + ", " + schema.textNull() + ", " + schema.textOk() + ", "
+                    + schema.prompt() + ", " + schema.chosen() + ", " + schema.rejected() + ", to_json(" + schema.images() + ")"
+                    + " FROM read_parquet(" + PreferenceDataset.quote(file.toString()) + ", file_row_number=true)";
+            try (Statement st = conn.createStatement(); ResultSet rs = st.executeQuery(sql)) {
+                while (rs.next()) {
+                    long row = starts[k] + rs.getLong(1);
+                    next = Math.max(next, row + 1);
+                    if (rs.getBoolean(3)) {
+                        skips.add(SkipReport.MISSING_TEXT, row);
+                        continue;
+                    }
+                    if (!rs.getBoolean(4)) {
+                        skips.add(SkipReport.BAD_JSON, row);
+                        continue;
+                    }
+                    JsonNode images = json(rs.getString(8));
+                    ImageRefs.Resolved refs = ImageRefs.resolve(images, file.getParent());
+                    PairText.Parsed parsed = PairText.parse(json(rs.getString(5)), json(rs.getString(6)), json(rs.getString(7)),
+                            images.size());
+                    String reason = reason(parsed, schema.hasImages() && refs.problem() != null);
+                    if (reason != null) {
+                        skips.add(reason, row, note(reason, refs));
+                        continue;
+                    }
+                    sink.accept(row, rs.getString(2), parsed.text(), refs.refs(), 0, 0);
                 }
-                if (!rs.getBoolean(4)) {
-                    skips.add(SkipReport.BAD_JSON, row);
-                    continue;
-                }
-                JsonNode images = json(rs.getString(8));
-                ImageRefs.Resolved refs = ImageRefs.resolve(images, file.getParent());
-                PairText.Parsed parsed = PairText.parse(json(rs.getString(5)), json(rs.getString(6)), json(rs.getString(7)),
-                        images.size());
-                String reason = reason(parsed, schema.hasImages() && refs.problem() != null);
-                if (reason != null) {
-                    skips.add(reason, row, note(reason, refs));
-                    continue;
-                }
-                sink.accept(row, rs.getString(2), parsed.text(), refs.refs(), 0, 0);
             }
         }
-        return new Result(skips.build(), schema.hasImages(), List.of());
+        return new Result(skips.build(), schema.hasImages(), List.of(), starts);
     }
 
     static Result jsonl(Path file, RowSink sink) throws Exception {
@@ -137,9 +118,9 @@ final class DatasetScan {
         if (anyImages[0] && !imageless.isEmpty()) {
             // a vision dataset: a line without any image is not a text-only pair but a pair missing its image
             skips.add(SkipReport.MISSING_IMAGE, imageless.size(), imageless.subList(0, Math.min(SkipReport.MAX_EXAMPLES, imageless.size())));
-            return new Result(skips.build(), true, imageless);
+            return new Result(skips.build(), true, imageless, new long[] {0});
         }
-        return new Result(skips.build(), anyImages[0], List.of());
+        return new Result(skips.build(), anyImages[0], List.of(), new long[] {0});
     }
 
     /** The skip reason: the text's, but a missing image before an image-count mismatch. */

@@ -6,6 +6,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
 
@@ -35,6 +36,32 @@ record ParquetSchema(PreferenceDataset.Format format, String prompt, String chos
                      String textNull, String images, String bytes, String id, boolean hasImages) {
     private static final Pattern STRUCT_BYTES = Pattern.compile("(?i)[(,]\\s*\"?bytes\"?\\s+BLOB\\b");
     private static final Pattern STRUCT_PATH = Pattern.compile("(?i)[(,]\\s*\"?path\"?\\s+VARCHAR\\b");
+
+    /** The shared schema of a split's shards; shards that differ would mix meanings, so they are refused. */
+    static ParquetSchema detect(List<Path> shards, Connection conn) {
+        ParquetSchema first = detect(shards.getFirst(), conn);
+        for (Path shard : shards.subList(1, shards.size())) {
+            if (!detect(shard, conn).equals(first)) {
+                throw new DatasetException(shard, "its columns differ from those of " + shards.getFirst().getFileName()
+                        + ", the split's first shard; " + columns(shard, conn) + " (shards of one split must share one schema)");
+            }
+        }
+        return first;
+    }
+
+    private static String columns(Path file, Connection conn) {
+        StringBuilder sb = new StringBuilder("columns found: [");
+        try (Statement st = conn.createStatement();
+             ResultSet rs = st.executeQuery("DESCRIBE SELECT * FROM read_parquet(" + PreferenceDataset.quote(file.toString()) + ")")) {
+            while (rs.next()) {
+                sb.append(sb.charAt(sb.length() - 1) == '[' ? "" : ", ").append(rs.getString(1).toLowerCase(java.util.Locale.ROOT))
+                        .append(' ').append(rs.getString(2));
+            }
+        } catch (SQLException e) {
+            return "columns unreadable: " + e.getMessage();
+        }
+        return sb.append(']').toString();
+    }
 
     static ParquetSchema detect(Path file, Connection conn) {
         Map<String, String> types = new LinkedHashMap<>();   // lower-case name -> type

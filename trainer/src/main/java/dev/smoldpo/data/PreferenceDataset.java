@@ -12,9 +12,11 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import org.duckdb.DuckDBAppender;
 import org.duckdb.DuckDBConnection;
@@ -46,29 +48,33 @@ public final class PreferenceDataset implements AutoCloseable {
 
     static final ObjectMapper JSON = new ObjectMapper();
 
-    private final Path file;
+    private final Path file;            // as given: the file, or the folder of its shards
+    private final DatasetFiles files;
     private final Connection conn;
     private Format format;
     private ParquetSchema schema;       // parquet only
     private boolean hasImages;
     private long[] srcOf;               // index -> source row
+    private long[] shardStarts;         // shard -> its first source row
     private SkipReport skipped;
     private boolean closed;
 
-    private PreferenceDataset(Path file, Connection conn) {
-        this.file = file;
+    private PreferenceDataset(DatasetFiles files, Connection conn) {
+        this.file = files.path();
+        this.files = files;
         this.conn = conn;
     }
 
     /**
-     * Opens a dataset file, or a folder holding exactly one {@code .parquet}/{@code .jsonl} file
-     * (e.g. a downloaded hub snapshot).
+     * Opens a dataset file, or a folder (e.g. a downloaded hub snapshot) holding one split's file or
+     * parquet shards, or several splits one of which is train ({@link DatasetFiles}).
      *
      * @throws DatasetException when the file does not exist, cannot be read, matches no known
      *                          schema (the message lists the columns or keys found), or has no usable pair
      */
     public static PreferenceDataset open(Path path) {
-        Path file = DatasetScan.resolveFile(path.toAbsolutePath().normalize());
+        DatasetFiles files = DatasetFiles.resolve(path.toAbsolutePath().normalize());
+        Path file = files.path();
         Connection conn;
         try {
             Class.forName("org.duckdb.DuckDBDriver");
@@ -76,7 +82,7 @@ public final class PreferenceDataset implements AutoCloseable {
         } catch (ClassNotFoundException | SQLException e) {
             throw new DatasetException(file, "cannot start DuckDB: " + e.getMessage(), e);
         }
-        PreferenceDataset ds = new PreferenceDataset(file, conn);
+        PreferenceDataset ds = new PreferenceDataset(files, conn);
         try {
             ds.load();
             if (ds.size() == 0) {
@@ -100,14 +106,14 @@ public final class PreferenceDataset implements AutoCloseable {
         DatasetScan.Result result;
         try (DuckDBAppender app = ((DuckDBConnection) conn).createAppender(DuckDBConnection.DEFAULT_SCHEMA, "staged")) {
             DatasetScan.RowSink sink = (row, id, text, refs, off, len) -> append(app, row, id, text, refs, off, len);
-            String name = file.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
+            String name = files.first().getFileName().toString().toLowerCase(java.util.Locale.ROOT);
             if (name.endsWith(".parquet")) {
-                schema = ParquetSchema.detect(file, conn);
-                result = DatasetScan.parquet(file, conn, schema, sink);
+                schema = ParquetSchema.detect(files.shards(), conn);
+                result = DatasetScan.parquet(files.shards(), conn, schema, sink);
             } else if (name.endsWith(".jsonl") || name.endsWith(".ndjson") || name.endsWith(".json")) {
-                result = DatasetScan.jsonl(file, sink);
+                result = DatasetScan.jsonl(files.first(), sink);
             } else {
-                throw new DatasetException(file, "unknown dataset format (expected .parquet, .jsonl, .ndjson or .json)");
+                throw new DatasetException(files.first(), "unknown dataset format (expected .parquet, .jsonl, .ndjson or .json)");
             }
         }
         format = schema == null ? Format.JSONL : schema.format();
@@ -130,6 +136,7 @@ public final class PreferenceDataset implements AutoCloseable {
             srcOf = rows.stream().mapToLong(Long::longValue).toArray();
         }
         skipped = result.skipped();
+        shardStarts = result.shardStarts();
     }
 
     private static void append(DuckDBAppender app, long row, String id, PairText text, List<String> refs, long off, int len)
@@ -148,8 +155,14 @@ public final class PreferenceDataset implements AutoCloseable {
 
     // ------------------------------------------------------------------ access
 
+    /** The file, or the folder, as given. */
     public Path file() {
         return file;
+    }
+
+    /** The files read: the file, or a folder's split and shards. */
+    public DatasetFiles files() {
+        return files;
     }
 
     public Format format() {
@@ -166,7 +179,7 @@ public final class PreferenceDataset implements AutoCloseable {
         return srcOf.length;
     }
 
-    /** The source row (0-based parquet row or JSONL line) of pair {@code i}. */
+    /** The source row (0-based parquet row, numbered on across shards, or JSONL line) of pair {@code i}. */
     public long sourceRow(int i) {
         return srcOf[i];
     }
@@ -241,37 +254,59 @@ public final class PreferenceDataset implements AutoCloseable {
         return out;
     }
 
-    /** The image blobs of the rows that hold inline images: row → (image index → bytes). */
+    /** The image blobs of the rows that hold inline images: row → (image index → bytes); one query per shard. */
     private Map<Long, Map<Integer, byte[]>> parquetBytes(List<Stored> rows) {
-        TreeSet<Long> wanted = new TreeSet<>();
-        rows.stream().filter(Stored::hasInline).forEach(r -> wanted.add(r.src()));
         Map<Long, Map<Integer, byte[]>> out = new HashMap<>();
-        if (wanted.isEmpty() || schema.bytes() == null) {
+        if (schema.bytes() == null) {
             return out;
         }
-        StringBuilder in = new StringBuilder();
-        for (long r : wanted) {
-            in.append(in.isEmpty() ? "" : ", ").append(r);
-        }
-        String sql = "SELECT src, k, b FROM (SELECT file_row_number AS src, unnest(range(len(" + schema.bytes() + "))) AS k, unnest("
-                + schema.bytes() + ") AS b FROM read_parquet(" + quote(file.toString()) + ", file_row_number=true) WHERE "
-                + "file_row_number BETWEEN " + wanted.first() + " AND " + wanted.last() + " AND file_row_number IN (" + in + "))";
-        try (Statement st = conn.createStatement(); ResultSet rs = st.executeQuery(sql)) {
-            while (rs.next()) {
-                byte[] b = rs.getBytes(3);
-                if (b != null) {
-                    out.computeIfAbsent(rs.getLong(1), x -> new HashMap<>()).put(rs.getInt(2), b);
-                }
+        Map<Integer, TreeSet<Long>> wanted = new TreeMap<>();   // shard -> its rows, numbered within it
+        for (Stored r : rows) {
+            if (r.hasInline()) {
+                int shard = shardOf(r.src());
+                wanted.computeIfAbsent(shard, k -> new TreeSet<>()).add(r.src() - shardStarts[shard]);
             }
-        } catch (SQLException e) {
-            throw new DatasetException(file, "cannot read images: " + e.getMessage(), e);
+        }
+        for (Map.Entry<Integer, TreeSet<Long>> e : wanted.entrySet()) {
+            long start = shardStarts[e.getKey()];
+            TreeSet<Long> local = e.getValue();
+            StringBuilder in = new StringBuilder();
+            for (long r : local) {
+                in.append(in.isEmpty() ? "" : ", ").append(r);
+            }
+            String sql = "SELECT src, k, b FROM (SELECT file_row_number AS src, unnest(range(len(" + schema.bytes() + "))) AS k, unnest("
+                    + schema.bytes() + ") AS b FROM read_parquet(" + quote(files.shards().get(e.getKey()).toString())
+                    + ", file_row_number=true) WHERE file_row_number BETWEEN " + local.first() + " AND " + local.last()
+                    + " AND file_row_number IN (" + in + "))";
+            try (Statement st = conn.createStatement(); ResultSet rs = st.executeQuery(sql)) {
+                while (rs.next()) {
+                    byte[] b = rs.getBytes(3);
+                    if (b != null) {
+                        out.computeIfAbsent(start + rs.getLong(1), x -> new HashMap<>()).put(rs.getInt(2), b);
+                    }
+                }
+            } catch (SQLException ex) {
+                throw new DatasetException(file, "cannot read images: " + ex.getMessage(), ex);
+            }
         }
         return out;
     }
 
+    /** The shard that holds source row {@code src}. */
+    private int shardOf(long src) {
+        int k = Arrays.binarySearch(shardStarts, src);
+        if (k < 0) {
+            return -k - 2;
+        }
+        while (k + 1 < shardStarts.length && shardStarts[k + 1] == src) {
+            k++;   // empty shards start where the next one does
+        }
+        return k;
+    }
+
     private JsonNode jsonlLine(Stored r) {
         try {
-            return JSON.readTree(JsonlLines.read(file, r.off(), r.len()));
+            return JSON.readTree(JsonlLines.read(files.first(), r.off(), r.len()));
         } catch (IOException e) {
             return JSON.createObjectNode(); // the file changed since open: its images read as missing
         }

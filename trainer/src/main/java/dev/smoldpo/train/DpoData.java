@@ -64,6 +64,18 @@ final class DpoData implements AutoCloseable {
         this.heldOut = eval;
     }
 
+    /** What is read of each dataset when it is not simply the file given, e.g. a folder's train split's shards. */
+    List<String> describeSources() {
+        List<String> lines = new ArrayList<>();
+        for (PreferenceDataset d : heldOut == null ? List.of(train) : List.of(train, heldOut)) {
+            String what = d.files().describe();
+            if (what != null) {
+                lines.add("dataset " + d.file() + ": reading " + what);
+            }
+        }
+        return lines;
+    }
+
     /** Which rows a split means: "test" (the held-out pairs), "train" or "all" (every training-set row). */
     enum Split { TRAIN, TEST, ALL }
 

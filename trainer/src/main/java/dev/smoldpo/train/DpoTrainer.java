@@ -63,6 +63,7 @@ public final class DpoTrainer implements AutoCloseable {
         ModelConfig model = ModelConfig.load(artifacts);
         boolean cuda = config.device() == TrainConfig.Device.CUDA;
         this.data = new DpoData(config, artifacts, model, datasetFile, cuda);
+        data.describeSources().forEach(out::println);
         Map<?, ?> source = (Map<?, ?>) manifest.extra().get("source");
         String referenceHash = source.get("weights_sha256") + ":" + source.get("config_sha256");
         try {
