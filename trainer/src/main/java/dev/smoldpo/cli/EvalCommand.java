@@ -71,7 +71,8 @@ public final class EvalCommand implements Callable<Integer> {
         Path data = DatasetSource.of(config.dataset()).fetch();
         try (DpoTrainer trainer = new DpoTrainer(resolved, artifactsDir, data, System.out)) {
             Map<String, Double> metrics = trainer.evaluateCheckpoint(checkpoint, split);
-            System.out.println("split " + split + " of " + data + ", checkpoint " + checkpoint + ":");
+            // the file scored: a run with eval_dataset scores its test split there, not in the training file
+            System.out.println("split " + split + " of " + trainer.datasetOf(split) + ", checkpoint " + checkpoint + ":");
             metrics.forEach((k, v) -> System.out.printf("  %-28s %.6f%n", k, v));
         }
         return 0;

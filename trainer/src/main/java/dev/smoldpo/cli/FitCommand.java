@@ -80,6 +80,7 @@ public final class FitCommand implements Callable<Integer> {
         TrainConfig asGiven = layers.bind();
         // before the artifacts (whose demo export takes a while): a mistyped dataset path fails at once
         DatasetSource source = asGiven.dataset() == null ? null : DatasetSource.of(asGiven.dataset());
+        DatasetSource evalSource = asGiven.evalDataset() == null ? null : DatasetSource.of(asGiven.evalDataset());
         Path artifactsDir = RunSetup.artifacts(layers, setup.demo());
         Path data;
         if (source != null) {
@@ -97,6 +98,10 @@ public final class FitCommand implements Callable<Integer> {
             layers.set("dataset", data, "demo (generated)", false);
         } else {
             throw new IllegalArgumentException("no dataset: pass --dataset FILE or set dataset in the config");
+        }
+        if (evalSource != null && evalSource.isLocal()) {
+            // recorded absolute like dataset, so that eval --checkpoint finds it from any working folder
+            layers.resolved("eval_dataset", evalSource.local().toAbsolutePath().normalize());
         }
         ResolvedConfig resolved = layers.resolve();
         resolved.warnings().forEach(w -> System.out.println("warning: " + w));

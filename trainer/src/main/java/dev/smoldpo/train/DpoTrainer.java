@@ -168,12 +168,7 @@ public final class DpoTrainer implements AutoCloseable {
      * "test" (the held-out pairs), "train" or "all".
      */
     public Map<String, Double> evaluateCheckpoint(Path checkpoint, String split) throws Exception {
-        DpoData.Split which = switch (split) {
-            case "test" -> DpoData.Split.TEST;
-            case "train" -> DpoData.Split.TRAIN;
-            case "all" -> DpoData.Split.ALL;
-            default -> throw new IllegalArgumentException("unknown split '" + split + "': use test, train or all");
-        };
+        DpoData.Split which = split(split);
         Path ort = Files.isDirectory(checkpoint) ? RunCheckpoints.load(checkpoint).ortCheckpoint() : checkpoint;
         try (TrainingSession session = TrainingSession.open(artifacts.resolve(ArtifactFiles.TRAINING),
                 artifacts.resolve(ArtifactFiles.EVAL), artifacts.resolve(ArtifactFiles.OPTIMIZER), ort, config.threads(),
@@ -186,6 +181,20 @@ public final class DpoTrainer implements AutoCloseable {
             }
             return result.metrics();
         }
+    }
+
+    /** The dataset a split's pairs come from: eval_dataset for "test" when set, else the training dataset. */
+    public Path datasetOf(String split) {
+        return data.source(split(split)).file();
+    }
+
+    private static DpoData.Split split(String split) {
+        return switch (split) {
+            case "test" -> DpoData.Split.TEST;
+            case "train" -> DpoData.Split.TRAIN;
+            case "all" -> DpoData.Split.ALL;
+            default -> throw new IllegalArgumentException("unknown split '" + split + "': use test, train or all");
+        };
     }
 
     /** Reference log-probs of every pair up front (precompute_ref_log_probs), with a progress bar, until a stop. */

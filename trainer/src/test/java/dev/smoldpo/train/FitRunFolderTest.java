@@ -235,4 +235,24 @@ class FitRunFolderTest {
         assertEquals(1, none.code());
         assertTrue(none.err().contains("no pair of the test split (16 rows) could be evaluated"), none.err());
     }
+
+    @Test
+    void aRelativeEvalDatasetIsRecordedAbsoluteAndEvalNamesTheFileItScored() throws Exception {
+        Path out = root.resolve("eval-dataset");
+        Path evalFile = DemoDataset.write(root.resolve("held-out.parquet"), 8, 11, false);
+        // as typed from the working folder: relative
+        String relative = Path.of("").toAbsolutePath().relativize(evalFile.toAbsolutePath()).toString();
+        assertFalse(Path.of(relative).isAbsolute());
+        Captured fit = Captured.run(() -> Main.run(fitArgs(out, "--eval-dataset", relative)));
+        assertEquals(0, fit.code(), fit.err());
+        JsonNode saved = new ObjectMapper().readTree(out.resolve("train_config.json").toFile());
+        assertEquals(evalFile.toAbsolutePath().normalize().toString(), saved.get("eval_dataset").asText());
+        assertEquals(data.toAbsolutePath().toString(), saved.get("dataset").asText());
+        Captured eval = Captured.run(() -> Main.run("eval", "--checkpoint", out.resolve("checkpoint-3").toString()));
+        assertEquals(0, eval.code(), eval.err());
+        assertTrue(eval.out().contains("split test of " + evalFile.toAbsolutePath().normalize() + ", checkpoint "), eval.out());
+        Captured train = Captured.run(() -> Main.run("eval", "--checkpoint", out.resolve("checkpoint-3").toString(), "--split", "train"));
+        assertEquals(0, train.code(), train.err());
+        assertTrue(train.out().contains("split train of " + data.toAbsolutePath().normalize() + ", checkpoint "), train.out());
+    }
 }
