@@ -139,6 +139,13 @@ final class TrainRun {
             explained.addAll(result.unusable().reasons());
         } else {
             log.eval(stepsDone, epoch, result.metrics());
+            if (!result.unusable().isEmpty()) {
+                // the metrics average over fewer pairs than "N held out" said: say how many and why
+                log.message("step " + stepsDone + ": evaluated " + (data.testIndices().length - result.unusable().total())
+                        + " of the " + data.testIndices().length + " held-out pairs; unusable: "
+                        + result.unusable().describe(explained));
+                explained.addAll(result.unusable().reasons());
+            }
         }
         return result.metrics();
     }

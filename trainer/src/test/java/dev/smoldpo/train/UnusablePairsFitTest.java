@@ -93,10 +93,12 @@ class UnusablePairsFitTest {
         assertEquals(List.of(), checkpoints(out));
     }
 
-    @Test
-    void stepsWithoutAUsablePairAfterAnUpdateAreOnlyCounted() throws Exception {
-        // one pair a step; two rows in three have bytes that are not an image
+    /** 48 demo pairs as JSONL, two rows in three with bytes that are not an image. */
+    private static Path mixedData() throws Exception {
         Path mixed = root.resolve("mixed.jsonl");
+        if (Files.exists(mixed)) {
+            return mixed;
+        }
         ObjectMapper json = new ObjectMapper();
         StringBuilder lines = new StringBuilder();
         List<DemoDataset.Pair> pairs = DemoDataset.generate(48, 5, false);
@@ -107,7 +109,27 @@ class UnusablePairsFitTest {
                     .put("rejected", p.rejected()).put("image_base64", Base64.getEncoder().encodeToString(image));
             lines.append(json.writeValueAsString(line)).append('\n');
         }
-        Files.writeString(mixed, lines);
+        return Files.writeString(mixed, lines);
+    }
+
+    @Test
+    void anEvaluationThatLeavesHeldOutPairsOutSaysHowManyAndWhy() throws Exception {
+        Path out = root.resolve("held-out");
+        Captured run = Captured.run(() -> Main.run("fit", "--demo", "--artifacts", artifacts.toString(), "--dataset",
+                mixedData().toString(), "--output-dir", out.toString(), "--threads", "1", "--eval-strategy", "steps",
+                "--eval-steps", "2", "--eval-on-start", "false", "--max-steps", "2", "--test-size", "8"));
+        assertEquals(0, run.code(), run.err() + run.out());
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("step 2: evaluated (\\d) of the 8 held-out pairs; "
+                + "unusable: (\\d) pairs? undecodable_image").matcher(run.out());
+        assertTrue(m.find(), run.out());
+        assertEquals(8, Integer.parseInt(m.group(1)) + Integer.parseInt(m.group(2)), m.group());
+    }
+
+    @Test
+    void stepsWithoutAUsablePairAfterAnUpdateAreOnlyCounted() throws Exception {
+        // one pair a step; two rows in three have bytes that are not an image
+        Path mixed = mixedData();
+        ObjectMapper json = new ObjectMapper();
         Path out = root.resolve("mixed");
         // data seed 35 orders the rows so that steps 1-2 train and steps 3-10 meet only broken images
         Captured run = Captured.run(() -> Main.run("fit", "--demo", "--artifacts", artifacts.toString(), "--dataset",
