@@ -98,9 +98,10 @@ public final class GrpoCommand implements Callable<Integer> {
         }
         Path artifacts = config.artifactsDir() != null ? config.artifactsDir() : DEMO_ARTIFACTS;
         if (!Files.isRegularFile(artifacts.resolve("manifest.json"))) {
-            // only the demo's own folder is exported on demand: a mistyped path must not train the demo model
+            // the demo model is exported on demand for a demo run only (as fit does): a mistyped path beside a
+            // dataset must not train the demo model on the user's prompts
             String source = settings.source("artifacts_dir");
-            if (!demo || !(GrpoSettings.DEFAULT.equals(source) || GrpoDemo.RECIPE.equals(source))) {
+            if (!demo) {
                 throw new IllegalArgumentException("no artifacts in " + artifacts + " (manifest.json missing; artifacts_dir from "
                         + source + "): export them first with ./tools/export-artifacts.sh MODEL --loss grpo"
                         + (config.beta() > 0 ? " --kl" : "") + " --out " + artifacts);

@@ -85,7 +85,9 @@ class GrpoCommandLineTest {
     @Test
     void aMissingArtifactsFolderIsAnErrorNotADemoExport() throws Exception {
         Path typo = root.resolve("my-typo-model");
-        Captured run = grpo(root.resolve("typo-run"), "--artifacts", typo.toString());
+        // with a dataset (not the demo), whose file is not read before the artifacts are found
+        Captured run = grpo(root.resolve("typo-run"), "--artifacts", typo.toString(), "--dataset",
+                root.resolve("prompts.jsonl").toString());
         assertEquals(1, run.code());
         assertTrue(run.err().contains("no artifacts in " + typo + " (manifest.json missing; artifacts_dir from command line"),
                 run.err());
