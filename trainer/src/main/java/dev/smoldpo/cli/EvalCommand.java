@@ -55,7 +55,8 @@ public final class EvalCommand implements Callable<Integer> {
         if (artifacts != null) {
             given.put("artifacts_dir", artifacts.toString());
         }
-        Path runConfig = runConfig(checkpoint);
+        // the copy saved with the checkpoint first: a resumed run may have changed the folder's since
+        Path runConfig = RunSetup.settingsOf(checkpoint, RunCheckpoints.CONFIG_FILE).orElse(null);
         if (runConfig != null) {
             System.out.println("settings: the run's " + runConfig + (configFile != null || !given.isEmpty() ? ", with overrides" : ""));
         }
@@ -76,21 +77,5 @@ public final class EvalCommand implements Callable<Integer> {
             metrics.forEach((k, v) -> System.out.printf("  %-28s %.6f%n", k, v));
         }
         return 0;
-    }
-
-    /** The settings of a checkpoint-N folder (or the ORT file in one): its own copy, else its fit run folder's; or null. */
-    static Path runConfig(Path checkpoint) {
-        Path folder = Files.isDirectory(checkpoint) ? checkpoint.toAbsolutePath() : checkpoint.toAbsolutePath().getParent();
-        if (folder == null) {
-            return null;
-        }
-        // the settings saved with the checkpoint (a resumed run may have changed the folder's since)
-        Path own = folder.resolve(RunCheckpoints.CONFIG_FILE);
-        if (Files.isRegularFile(own)) {
-            return own;
-        }
-        Path run = folder.getParent();
-        Path config = run == null ? null : run.resolve(RunCheckpoints.CONFIG_FILE);
-        return config != null && Files.isRegularFile(config) ? config : null;
     }
 }

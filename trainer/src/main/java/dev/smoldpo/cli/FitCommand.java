@@ -147,6 +147,8 @@ public final class FitCommand implements Callable<Integer> {
 
     private int fitToy() throws Exception {
         Map<String, String> f = parseFlags(flags);
+        // the toy's settings are all numbers: a flag without a value is named, not parsed as "true"
+        f.replaceAll((k, v) -> ConfigLayers.flagValue(v, ConfigLayers.flagToKey(k), Number.class, "command line (--" + k + ")"));
         Path dir = artifacts != null ? artifacts : Path.of("onnx-artifacts", "toy");
         if (!Files.isRegularFile(dir.resolve("manifest.json"))) {
             if (artifacts != null) {

@@ -9,7 +9,7 @@ import dev.smoldpo.grpo.GrpoTrainer;
 import dev.smoldpo.hf.ModelConfig;
 import dev.smoldpo.nativelib.Device;
 import dev.smoldpo.processor.SmolVlmProcessor;
-import dev.smoldpo.train.support.RunCheckpoints;
+import dev.smoldpo.train.config.ConfigLayers;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -55,14 +55,6 @@ public final class GrpoCommand implements Callable<Integer> {
         return settings.layer(given, "command line");
     }
 
-    /** The grpo_config.json of the run whose checkpoint {@code config} resumes from, or null when it does not resume. */
-    private static Path resumedRunConfig(GrpoConfig config) {
-        return RunCheckpoints.resolveResume(config.resumeFromCheckpoint(), config.outputDir())
-                .map(saved -> saved.dir().toAbsolutePath().getParent().resolve(GrpoTrainer.CONFIG_FILE))
-                .filter(Files::isRegularFile)
-                .orElse(null);
-    }
-
     @Override
     public Integer call() throws Exception {
         if (run.listKeys) {
@@ -71,7 +63,7 @@ public final class GrpoCommand implements Callable<Integer> {
         }
         Map<String, String> given = run.given(flags);
         if (artifactsOption != null) {
-            if (given.keySet().stream().anyMatch(k -> k.replace('-', '_').equals("artifacts_dir"))) {
+            if (given.keySet().stream().anyMatch(k -> ConfigLayers.flagToKey(k).equals("artifacts_dir"))) {
                 throw new IllegalArgumentException("--artifacts and --artifacts-dir name the same setting: give one of them");
             }
             given.put("artifacts_dir", artifactsOption.toString());
@@ -84,10 +76,9 @@ public final class GrpoCommand implements Callable<Integer> {
         boolean demo = !probe.layer(given, "command line").hasValue("dataset");
         GrpoSettings settings = settings(demo, null, given);
         GrpoConfig config = settings.bind();
-        Path runConfig = resumedRunConfig(config);
+        // a resumed run continues with its own settings, as fit's does (RunSetup.forFit)
+        Path runConfig = RunSetup.resumedSettings(config.resumeFromCheckpoint(), config.outputDir(), GrpoTrainer.CONFIG_FILE);
         if (runConfig != null) {
-            // a resumed run continues with its own settings, as fit's does (RunSetup.forFit)
-            System.out.println("resuming with the settings of " + runConfig + " (the config file and flags given here override them)");
             settings = settings(demo, runConfig, given);
             config = settings.bind();
             demo = config.dataset() == null; // the run's own dataset, when it had one

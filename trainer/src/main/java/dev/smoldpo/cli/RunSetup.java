@@ -56,26 +56,40 @@ record RunSetup(ConfigLayers layers, boolean demo) {
      */
     static RunSetup forFit(Path configFile, Map<String, String> flags, boolean forceDemo) {
         RunSetup fresh = layers(null, configFile, flags, forceDemo);
-        Path runConfig = resumedRunConfig(fresh.layers().bind());
-        if (runConfig == null) {
-            return fresh;
-        }
-        System.out.println("resuming with the settings of " + runConfig + " (the config file and flags given here override them)");
-        return layers(runConfig, configFile, flags, false);
+        TrainConfig given = fresh.layers().bind();
+        Path runConfig = resumedSettings(given.resumeFromCheckpoint(), given.outputDir(), RunCheckpoints.CONFIG_FILE);
+        return runConfig == null ? fresh : layers(runConfig, configFile, flags, false);
     }
 
     /**
-     * The settings the checkpoint {@code config} resumes from was trained with: the copy saved in the
-     * checkpoint, else (checkpoints that predate it) its run folder's train_config.json; null when it
-     * does not resume.
+     * The settings file of the checkpoint that {@code resumeFromCheckpoint} names (see
+     * {@link RunCheckpoints#resolveResume}), announced as the run's; null when the run does not resume.
      */
-    static Path resumedRunConfig(TrainConfig config) {
-        return RunCheckpoints.resolveResume(config.resumeFromCheckpoint(), config.outputDir())
-                .flatMap(saved -> saved.config()
-                        .or(() -> Optional.of(saved.dir().toAbsolutePath().getParent().resolve(RunCheckpoints.CONFIG_FILE))))
-                .filter(Files::isRegularFile)
-                .map(Path::toAbsolutePath)
-                .orElse(null);
+    static Path resumedSettings(String resumeFromCheckpoint, Path outputDir, String runFileName) {
+        Path file = RunCheckpoints.resolveResume(resumeFromCheckpoint, outputDir)
+                .flatMap(saved -> settingsOf(saved.dir(), runFileName)).orElse(null);
+        if (file != null) {
+            System.out.println("resuming with the settings of " + file + " (the config file and flags given here override them)");
+        }
+        return file;
+    }
+
+    /**
+     * The settings a checkpoint was trained with: {@code runFileName} saved in the checkpoint folder (fit
+     * keeps a copy of train_config.json there), else its run folder's (older checkpoints, and grpo's).
+     *
+     * @param checkpoint a checkpoint-N folder, or the ORT checkpoint file in one
+     */
+    static Optional<Path> settingsOf(Path checkpoint, String runFileName) {
+        Path folder = Files.isDirectory(checkpoint) ? checkpoint.toAbsolutePath() : checkpoint.toAbsolutePath().getParent();
+        if (folder == null) {
+            return Optional.empty();
+        }
+        Path own = folder.resolve(runFileName);
+        if (Files.isRegularFile(own)) {
+            return Optional.of(own);
+        }
+        return Optional.ofNullable(folder.getParent()).map(run -> run.resolve(runFileName)).filter(Files::isRegularFile);
     }
 
     /**

@@ -20,7 +20,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -68,7 +67,7 @@ public final class GrpoSettings {
 
     public GrpoSettings layer(Map<String, String> flags, String source) {
         flags.forEach((flag, value) -> {
-            String key = flag.replaceFirst("^-+", "").replace('-', '_').toLowerCase(Locale.ROOT);
+            String key = ConfigLayers.flagToKey(flag);
             String from = source.equals("command line") ? "command line (--" + key.replace('_', '-') + ")" : source;
             put(known(key, source), ConfigLayers.flagValue(value, key, KEYS.get(key).getType(), from), from);
         });

@@ -207,16 +207,24 @@ public final class ConfigLayers {
         for (Map.Entry<String, JsonNode> e : root.properties()) {
             String key = e.getKey();
             if (!key.equals(SOURCES_KEY) && ConfigKeys.find(key) == null && ConfigKeys.withoutEffect(key) == null) {
-                String hint = ConfigKeys.closest(key);
-                unknown.add("'" + key + "'" + (hint != null ? " (did you mean '" + hint + "'?)" : ""));
+                unknown.add(key);
                 nested |= e.getValue().isObject();
             }
         }
         if (!unknown.isEmpty()) {
-            throw new ConfigException(source + ": unknown key" + (unknown.size() > 1 ? "s " : " ") + String.join(", ", unknown)
-                    + (nested ? "; settings are flat key: value pairs, a nested section is not read" : "")
-                    + "; known keys: " + String.join(", ", ConfigKeys.names()) + " (fit --list-keys describes them)");
+            throw unknownKeys(unknown, source, nested);
         }
+    }
+
+    /** "unknown key(s) 'k' (did you mean 'key'?), ... in SOURCE; known keys: ...", for one key or a file's several. */
+    private static ConfigException unknownKeys(List<String> keys, String source, boolean nested) {
+        List<String> shown = keys.stream().map(k -> {
+            String hint = ConfigKeys.closest(k);
+            return "'" + k + "'" + (hint != null ? " (did you mean '" + hint + "'?)" : "");
+        }).toList();
+        return new ConfigException("unknown key" + (keys.size() > 1 ? "s " : " ") + String.join(", ", shown) + " in " + source
+                + (nested ? "; settings are flat key: value pairs, a nested section is not read" : "")
+                + "; known keys: " + String.join(", ", ConfigKeys.names()) + " (fit --list-keys describes them)");
     }
 
     /** True for a known key; false (with a warning) for a TRL/HF key without effect here; else fails. */
@@ -235,16 +243,13 @@ public final class ConfigLayers {
 
     private static String known(String key, String source) {
         if (ConfigKeys.find(key) == null) {
-            String hint = ConfigKeys.closest(key);
-            throw new ConfigException("unknown key '" + key + "' in " + source
-                    + (hint != null ? " (did you mean '" + hint + "'?)" : "")
-                    + "; known keys: " + String.join(", ", ConfigKeys.names()) + " (fit --list-keys describes them)");
+            throw unknownKeys(List.of(key), source, false);
         }
         return key;
     }
 
     /** {@code --foo-bar} or {@code foo_bar} → {@code foo_bar}. */
-    static String flagToKey(String flag) {
+    public static String flagToKey(String flag) {
         String k = flag.strip();
         while (k.startsWith("-")) {
             k = k.substring(1);
